@@ -1,0 +1,45 @@
+# Set-up and main jobs of the course.  `make demo` and `make test` are all a fresh machine needs.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+SHARED_MNIST := $(abspath ../shared/data/MNIST/raw)
+# nbgrader calls `alembic` as a subprocess: the environment's bin/ must be on PATH.
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+
+.PHONY: install demo test release check benchmark report clean
+
+install: $(STAMP) offline-mnist
+
+$(STAMP): requirements.txt constraints.txt pyproject.toml
+	@command -v dot >/dev/null || { echo "graphviz (dot) fehlt: installiere das Debian-Paket"; \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq graphviz; \
+	  else sudo apt-get update -qq && sudo apt-get install -y -qq graphviz; fi; }
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements.txt -c constraints.txt
+	$(PY) -m pip install -q --no-deps -e .
+	touch $@
+
+# Tests and CI have no internet: use the MNIST subset in ../shared/data when it is there.
+offline-mnist:
+	@if [ -d "$(SHARED_MNIST)" ] && [ ! -e data/MNIST/raw ]; then \
+	  mkdir -p data/MNIST && ln -s "$(SHARED_MNIST)" data/MNIST/raw && echo "MNIST: Offline-Teilmenge aus $(SHARED_MNIST)"; fi
+
+demo: install
+	$(PY) -m course demo
+
+test: install
+	$(PY) -m pytest -n 2 --dist loadfile tests
+
+release: install
+	$(PY) -m course release
+
+check: install
+	$(PY) -m course check
+
+benchmark: install
+	$(PY) benchmarks/run.py
+
+clean:
+	rm -rf autograded/*/ submitted/*/ feedback/*/ gradebook.db grades.csv grades_aufgaben.csv reports

@@ -1,0 +1,73 @@
+"""Command line of the instructor pipeline: ``python -m course <verb>`` or ``course <verb>``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from course import pipeline
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="course", description="Werkzeuge für den Kurs (auf Basis von nbgrader).")
+    parser.add_argument("--root", type=Path, default=None, help="Kursordner (Standard: der Ordner mit nbgrader_config.py)")
+    verbs = parser.add_subparsers(dest="verb", required=True)
+
+    def verb(name: str, help_text: str, assignment: bool = True):
+        sub = verbs.add_parser(name, help=help_text)
+        if assignment:
+            sub.add_argument("assignment", nargs="?", help="nur dieses Assignment (Standard: alle)")
+        return sub
+
+    verb("release", "Studierendenversionen aus source/ nach release/ erzeugen")
+    demo = verb("demo", "Hauptlauf: release, drei Demo-Abgaben, bewerten, Feedback, Export, Tabelle", assignment=False)
+    demo.add_argument("-j", "--jobs", type=int, default=None, help="parallele Bewertungen (Standard: alle Kerne)")
+    grade = verb("grade", "alle Abgaben unter submitted/ automatisch bewerten")
+    grade.add_argument("-j", "--jobs", type=int, default=None, help="parallele Bewertungen (Standard: alle Kerne)")
+    verb("feedback", "Feedback-HTML für alle bewerteten Abgaben erzeugen")
+    export = verb("export", "Noten als CSV exportieren", assignment=False)
+    export.add_argument("--to", type=Path, default=Path("grades.csv"), help="Ziel-CSV (Standard: grades.csv)")
+    verb("check", "alle Lösungsnotebooks ausführen (sichtbare und versteckte Tests)")
+    verb("scores", "Punkte pro Studierendem und Aufgabe aus dem Gradebook zeigen")
+    return parser
+
+
+def run(args: argparse.Namespace) -> int:
+    root = pipeline.find_root(args.root)
+    if args.verb == "release":
+        print("erzeugt:", ", ".join(pipeline.release(root, args.assignment)))
+    elif args.verb == "demo":
+        print(pipeline.demo(root, jobs=args.jobs))
+    elif args.verb == "grade":
+        results = pipeline.grade(root, args.assignment, jobs=args.jobs)
+        failed = [r for r in results if not r.ok]
+        print(f"{len(results) - len(failed)} von {len(results)} Abgaben bewertet.")
+        for r in failed:
+            print(f"FEHLER {r.assignment}/{r.student}: {r.message}")
+        return 1 if failed else 0
+    elif args.verb == "feedback":
+        print("Feedback erzeugt für:", ", ".join(pipeline.feedback(root, args.assignment)) or "nichts")
+    elif args.verb == "export":
+        target = args.to if args.to.is_absolute() else Path.cwd() / args.to
+        per_task = pipeline.export(root, target)
+        print(f"exportiert: {target}, {per_task}")
+    elif args.verb == "check":
+        for name, seconds in pipeline.check(root, args.assignment):
+            print(f"{name}: ok ({seconds:.1f} s)")
+    elif args.verb == "scores":
+        print(pipeline.score_table(pipeline.task_scores(root, args.assignment)))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return run(args)
+    except pipeline.CourseError as exc:
+        print(f"Fehler: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

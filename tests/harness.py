@@ -1,0 +1,99 @@
+"""Grade injected answers with the real nbgrader pipeline and compare the exact points.
+
+An assignment's test module defines ``ASSIGNMENT`` and ``VARIANTS`` and imports
+``test_points`` from here (pytest collects it there).  All variants of one module
+are graded in one batch in a temporary copy of the course.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from course import pipeline
+from course.submissions import is_autograded_test, nbgrader_meta, solution_answers
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@dataclass
+class Variant:
+    """A submission: ``answers`` by grade_id on top of ``base`` ("solution" or "blank").
+
+    ``points`` gives the expected points of the tasks that differ from the base:
+    every other task is expected at full points (base "solution") or 0 (base "blank").
+    """
+
+    answers: dict[str, str] = field(default_factory=dict)
+    points: dict[str, float] = field(default_factory=dict)
+    base: str = "solution"
+
+
+def make_course(tmp: Path, assignment: str) -> Path:
+    """A temporary course with ``assignment`` released and nothing else."""
+    root = tmp / "kurs"
+    (root / "source").mkdir(parents=True)
+    shutil.copy(REPO / "nbgrader_config.py", root)
+    shutil.copytree(REPO / "source" / assignment, root / "source" / assignment)
+    pipeline.release(root, assignment)
+    return root
+
+
+def max_points(root: Path, assignment: str) -> dict[str, float]:
+    nb = pipeline.read_notebook(pipeline.source_notebook(root, assignment))
+    return {
+        nbgrader_meta(c)["grade_id"].removeprefix("test_"): float(nbgrader_meta(c)["points"])
+        for c in nb.cells
+        if is_autograded_test(c)
+    }
+
+
+def grade_variants(tmp: Path, assignment: str, variants: dict[str, Variant]) -> dict[str, dict[str, float]]:
+    """Grade every variant (plus ``loesung`` and ``leer``); return ``student -> task -> points``."""
+    os.environ.setdefault("COURSE_DATA_DIR", str(REPO / "data"))
+    root = make_course(tmp, assignment)
+    solution = solution_answers(pipeline.read_notebook(pipeline.source_notebook(root, assignment)))
+    for name, variant in all_variants(variants).items():
+        answers = dict(solution) if variant.base == "solution" else {}
+        answers.update(variant.answers)
+        pipeline.write_submission(root, assignment, name, answers)
+    results = pipeline.grade(root, assignment, progress=False)
+    failed = [r for r in results if not r.ok]
+    assert not failed, f"autograde failed: {failed}"
+    scores: dict[str, dict[str, float]] = {}
+    autograded = set(max_points(root, assignment))
+    for row in pipeline.task_scores(root, assignment):
+        if row["task"] in autograded:
+            scores.setdefault(row["student"], {})[row["task"]] = row["score"]
+    return scores
+
+
+def all_variants(variants: dict[str, Variant]) -> dict[str, Variant]:
+    return {"loesung": Variant(), "leer": Variant(base="blank"), **variants}
+
+
+def expected_points(variant: Variant, full: dict[str, float]) -> dict[str, float]:
+    unknown = set(variant.points) - set(full)
+    assert not unknown, f"unknown tasks in points: {unknown}"
+    base = dict(full) if variant.base == "solution" else dict.fromkeys(full, 0.0)
+    base.update({task: float(p) for task, p in variant.points.items()})
+    return base
+
+
+@pytest.fixture(scope="module")
+def graded(request, tmp_path_factory):
+    module = request.module
+    tmp = tmp_path_factory.mktemp(module.ASSIGNMENT)
+    scores = grade_variants(tmp, module.ASSIGNMENT, module.VARIANTS)
+    return scores, max_points(tmp / "kurs", module.ASSIGNMENT)
+
+
+def test_points(graded, variant_name, request):
+    """Each variant gets exactly the expected points per task."""
+    scores, full = graded
+    variant = all_variants(request.module.VARIANTS)[variant_name]
+    assert scores[variant_name] == expected_points(variant, full), f"variant {variant_name!r}"
