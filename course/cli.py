@@ -11,7 +11,9 @@ from course import pipeline
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="course", description="Werkzeuge für den Kurs (auf Basis von nbgrader).")
-    parser.add_argument("--root", type=Path, default=None, help="Kursordner (Standard: der Ordner mit nbgrader_config.py)")
+    parser.add_argument(
+        "--root", type=Path, default=None, help="Kursordner (Standard: der Ordner mit nbgrader_config.py)"
+    )
     verbs = parser.add_subparsers(dest="verb", required=True)
 
     def verb(name: str, help_text: str, assignment: bool = True):

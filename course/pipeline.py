@@ -67,10 +67,11 @@ def read_notebook(path: Path):
 
 
 def selected(root: Path, assignment: str | None) -> list[str]:
-    if assignment is None:
-        return assignments(root)
-    source_notebook(root, assignment)
-    return [assignment]
+    """The assignments to work on; every one is checked first, so bad input changes nothing."""
+    names = assignments(root) if assignment is None else [assignment]
+    for name in names:
+        source_notebook(root, name)
+    return names
 
 
 # --------------------------------------------------------------------------- nbgrader API
@@ -149,7 +150,9 @@ def _autograde_in_this_process(root: Path, assignment: str, student: str) -> Gra
     return GradeResult(assignment, student, bool(result.get("success")), message)
 
 
-def grade(root: Path, assignment: str | None = None, jobs: int | None = None, progress: bool = True) -> list[GradeResult]:
+def grade(
+    root: Path, assignment: str | None = None, jobs: int | None = None, progress: bool = True
+) -> list[GradeResult]:
     """Autograde every submission of all (or one) assignments, ``jobs`` submissions at a time.
 
     Each submission is graded in its own process and kernel, so a crash costs
@@ -225,7 +228,9 @@ def export(root: Path, path: Path) -> Path:
     per_task = path.with_name(path.stem + "_aufgaben.csv")
     rows = task_scores(root)
     with per_task.open("w", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, fieldnames=["student", "assignment", "task", "score", "max_score", "needs_manual_grade"])
+        writer = csv.DictWriter(
+            f, fieldnames=["student", "assignment", "task", "score", "max_score", "needs_manual_grade"]
+        )
         writer.writeheader()
         writer.writerows(rows)
     return per_task
@@ -269,7 +274,9 @@ def execute_notebook(path: Path, timeout: int = 600):
     from nbclient import NotebookClient
 
     nb = read_notebook(path)
-    NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}).execute()
+    NotebookClient(
+        nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+    ).execute()
     return nb
 
 

@@ -52,12 +52,20 @@ def max_points(root: Path, assignment: str) -> dict[str, float]:
     }
 
 
+def partly_solved(root: Path, assignment: str) -> Variant:
+    """The demo's partly correct submission (every other task solved) with its expected points."""
+    answers = pipeline.demo_answers(root, assignment)["demo-teilweise"]
+    return Variant(
+        answers=answers, points={t: p for t, p in max_points(root, assignment).items() if t in answers}, base="blank"
+    )
+
+
 def grade_variants(tmp: Path, assignment: str, variants: dict[str, Variant]) -> dict[str, dict[str, float]]:
-    """Grade every variant (plus ``loesung`` and ``leer``); return ``student -> task -> points``."""
+    """Grade every variant (plus the standard ones); return ``student -> task -> points``."""
     os.environ.setdefault("COURSE_DATA_DIR", str(REPO / "data"))
     root = make_course(tmp, assignment)
     solution = solution_answers(pipeline.read_notebook(pipeline.source_notebook(root, assignment)))
-    for name, variant in all_variants(variants).items():
+    for name, variant in all_variants(variants, root, assignment).items():
         answers = dict(solution) if variant.base == "solution" else {}
         answers.update(variant.answers)
         pipeline.write_submission(root, assignment, name, answers)
@@ -72,8 +80,13 @@ def grade_variants(tmp: Path, assignment: str, variants: dict[str, Variant]) -> 
     return scores
 
 
-def all_variants(variants: dict[str, Variant]) -> dict[str, Variant]:
-    return {"loesung": Variant(), "leer": Variant(base="blank"), **variants}
+def all_variants(variants: dict[str, Variant], root: Path | None = None, assignment: str = "") -> dict[str, Variant]:
+    """``variants`` plus the solution, the blank student version and the partly solved one.
+
+    Without ``root`` the partly solved variant is a placeholder (only its name is needed).
+    """
+    partly = partly_solved(root, assignment) if root else Variant(base="blank")
+    return {"loesung": Variant(), "leer": Variant(base="blank"), "teilweise": partly, **variants}
 
 
 def expected_points(variant: Variant, full: dict[str, float]) -> dict[str, float]:
@@ -89,11 +102,12 @@ def graded(request, tmp_path_factory):
     module = request.module
     tmp = tmp_path_factory.mktemp(module.ASSIGNMENT)
     scores = grade_variants(tmp, module.ASSIGNMENT, module.VARIANTS)
-    return scores, max_points(tmp / "kurs", module.ASSIGNMENT)
+    root = tmp / "kurs"
+    return scores, max_points(root, module.ASSIGNMENT), all_variants(module.VARIANTS, root, module.ASSIGNMENT)
 
 
-def test_points(graded, variant_name, request):
+def test_points(graded, variant_name):
     """Each variant gets exactly the expected points per task."""
-    scores, full = graded
-    variant = all_variants(request.module.VARIANTS)[variant_name]
+    scores, full, variants = graded
+    variant = variants[variant_name]
     assert scores[variant_name] == expected_points(variant, full), f"variant {variant_name!r}"

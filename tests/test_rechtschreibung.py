@@ -25,7 +25,9 @@ def checker():
     spell = SpellChecker(language="de")
     words = []
     for path in sorted(Path(__file__).parent.glob("wortliste*.txt")):
-        words += [w.strip() for w in path.read_text(encoding="utf-8").splitlines() if w.strip() and not w.startswith("#")]
+        words += [
+            w.strip() for w in path.read_text(encoding="utf-8").splitlines() if w.strip() and not w.startswith("#")
+        ]
     spell.word_frequency.load_words(words)
     return spell
 
@@ -43,7 +45,11 @@ def unknown_words(text: str) -> set[str]:
 
 def test_checker_finds_typos():
     """The check is real: the typos of the seed material are found, correct words pass."""
-    assert unknown_words("Es sollte immmer stimmen, die Reigenfolge der Zifferen.") == {"immmer", "reigenfolge", "zifferen"}
+    assert unknown_words("Es sollte immmer stimmen, die Reigenfolge der Zifferen.") == {
+        "immmer",
+        "reigenfolge",
+        "zifferen",
+    }
     assert unknown_words("Die Gewichte der Neuronen werden in jeder Epoche angepasst (`x_rnd`, $w_1$).") == set()
 
 

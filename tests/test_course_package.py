@@ -1,0 +1,222 @@
+"""The `course` package: data location, the 1-D data set, graph drawing, command line."""
+
+import hashlib
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+import course
+from course import data
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize("split", sorted(data.ONE_D_SPLITS))
+def test_generator_reproduces_committed_dataset(split):
+    committed = torch.load(REPO / "data" / f"1d_dataset_{split}.pt")
+    generated = data.make_1d_dataset(split)
+    assert set(committed) == {"x", "y"}
+    n, _ = data.ONE_D_SPLITS[split]
+    for key in ("x", "y"):
+        assert committed[key].dtype == torch.float32
+        assert committed[key].shape == (n, 1)
+        assert torch.equal(committed[key], generated[key])
+
+
+def test_dataset_is_a_noisy_smooth_function():
+    d = data.make_1d_dataset("train")
+    residual = d["y"] - torch.from_numpy(data.one_d_function(d["x"].double().numpy())).float()
+    assert 0.08 < residual.std().item() < 0.12
+    assert d["x"].min() >= -2 and d["x"].max() <= 2
+    with pytest.raises(ValueError, match="unknown split"):
+        data.make_1d_dataset("valid")
+
+
+def test_data_dir_prefers_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv(data.DATA_DIR_ENV, str(tmp_path / "d"))
+    assert course.data_dir() == tmp_path / "d"
+    path = course.data_file("1d_dataset_test.pt")
+    assert path.is_file(), "the 1-D data set is generated where it is missing"
+    assert torch.equal(torch.load(path)["y"], data.make_1d_dataset("test")["y"])
+
+
+def test_data_dir_finds_course_root_from_any_subfolder(tmp_path, monkeypatch):
+    monkeypatch.delenv(data.DATA_DIR_ENV, raising=False)
+    (tmp_path / "data").mkdir()
+    (tmp_path / "nbgrader_config.py").write_text("")
+    deep = tmp_path / "autograded" / "anna" / "06_mnist"
+    deep.mkdir(parents=True)
+    monkeypatch.chdir(deep)
+    assert course.data_dir() == tmp_path / "data"
+
+
+def test_data_dir_outside_a_course_is_one_folder_per_user(tmp_path, monkeypatch):
+    monkeypatch.delenv(data.DATA_DIR_ENV, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    release_only = tmp_path / "meine_abgaben" / "06_mnist"
+    release_only.mkdir(parents=True)
+    monkeypatch.chdir(release_only)
+    assert course.data_dir() == tmp_path / "home" / "nn-kurs-daten"
+
+
+class Node:
+    """Minimal stand-in for a student's ``Value``."""
+
+    def __init__(self, data, children=(), op="", label=""):
+        self.data, self.grad, self._prev, self._op, self.label = data, 0.0, set(children), op, label
+
+
+def test_draw_dot_records_operations_left_to_right():
+    a, b = Node(2.0, label="a"), Node(-3.0, label="b")
+    c = Node(-6.0, (a, b), "*", "c")
+    d = Node(4.0, (c, a), "+", "d")
+    dot = course.draw_dot(d)
+    src = dot.source
+    assert dot.graph_attr["rankdir"] == "LR"
+    for n in (a, b, c, d):
+        assert f"{{ {n.label} | data {n.data:.4f} | grad 0.0000 }}" in src
+        assert "shape=record" in src
+    assert src.count('label="*"') == 1 and src.count('label="+"') == 1
+    # edges: every input points at the operation node of its output, the operation at its output
+    assert f'{id(a)} -> "{id(c)}*"' in src and f'{id(b)} -> "{id(c)}*"' in src
+    assert f'"{id(c)}*" -> {id(c)}' in src and f'{id(a)} -> "{id(d)}+"' in src
+    assert src.count("->") == 6
+    assert course.draw_dot(d).source == src, "drawing is deterministic"
+
+
+def test_draw_dot_renders_svg_with_graphviz():
+    svg = course.draw_dot(Node(1.0, label="x")).pipe(format="svg").decode()
+    assert "<svg" in svg and "data 1.0000" in svg
+
+
+def test_draw_dot_handles_deep_graphs():
+    node = Node(0.0, label="x0")
+    for i in range(3000):
+        node = Node(float(i), (node,), "+", f"x{i + 1}")
+    nodes, edges = course.graph.trace(node)
+    assert len(nodes) == 3001 and len(edges) == 3000
+
+
+def run_cli(*args, cwd=REPO):
+    return subprocess.run([sys.executable, "-m", "course", *args], cwd=cwd, capture_output=True, text=True)
+
+
+def tree_digest(root: Path) -> str:
+    h = hashlib.sha256()
+    for p in sorted(root.rglob("*")):
+        h.update(str(p.relative_to(root)).encode())
+        if p.is_file():
+            h.update(p.read_bytes())
+    return h.hexdigest()
+
+
+def probe_notebook():
+    """A two-task notebook in the course's format (one autograded task, one free-text answer)."""
+    from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+    def meta(**kw):
+        return {
+            "nbgrader": {"grade": False, "locked": False, "schema_version": 3, "solution": False, "task": False, **kw}
+        }
+
+    return new_notebook(
+        cells=[
+            new_markdown_cell("# Probe"),
+            new_code_cell(
+                "def doppelt(x):\n    ### BEGIN SOLUTION\n    return 2 * x\n    ### END SOLUTION",
+                metadata=meta(grade_id="doppelt", solution=True),
+            ),
+            new_code_cell(
+                "assert doppelt(2) == 4, 'doppelt(2) sollte 4 sein'\n### BEGIN HIDDEN TESTS\n"
+                "assert doppelt(-3) == -6\n### END HIDDEN TESTS",
+                metadata=meta(grade=True, grade_id="test_doppelt", locked=True, points=2),
+            ),
+            new_markdown_cell(
+                "Warum?\n\n### BEGIN SOLUTION\nDarum.\n### END SOLUTION",
+                metadata=meta(grade=True, grade_id="warum", solution=True, points=1),
+            ),
+        ],
+        metadata={"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"}},
+    )
+
+
+@pytest.fixture
+def small_course(tmp_path):
+    import nbformat
+
+    root = tmp_path / "kurs"
+    (root / "source" / "01_probe").mkdir(parents=True)
+    shutil.copy(REPO / "nbgrader_config.py", root)
+    nbformat.write(probe_notebook(), root / "source" / "01_probe" / "probe.ipynb")
+    return root
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["release", "99_gibtsnicht"], "unbekanntes Assignment '99_gibtsnicht'"),
+        (["grade", "99_gibtsnicht"], "unbekanntes Assignment"),
+        (["check", "nope"], "unbekanntes Assignment"),
+        (["grade", "01_probe"], "Ordner fehlt"),
+    ],
+)
+def test_cli_bad_input_is_one_clear_line_and_changes_nothing(small_course, args, message):
+    before = tree_digest(small_course)
+    result = run_cli("--root", str(small_course), *args)
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0 and message in result.stderr
+    assert tree_digest(small_course) == before
+
+
+def test_cli_corrupt_or_missing_notebook(small_course):
+    nb = small_course / "source" / "01_probe" / "probe.ipynb"
+    nb.write_text("{ kein JSON")
+    before = tree_digest(small_course)
+    result = run_cli("--root", str(small_course), "release")
+    assert result.returncode == 2 and "Notebook nicht lesbar" in result.stderr
+    assert tree_digest(small_course) == before
+    nb.unlink()
+    result = run_cli("--root", str(small_course), "release", "01_probe")
+    assert result.returncode == 2 and "genau ein Notebook" in result.stderr
+
+
+def test_cli_outside_a_course(tmp_path):
+    result = run_cli("release", cwd=tmp_path)
+    assert result.returncode == 2 and "kein Kurs gefunden" in result.stderr
+
+
+def test_cli_pipeline_end_to_end(small_course):
+    """release -> submissions -> grade -> feedback -> export -> scores, all through the command line."""
+    from course import pipeline
+
+    root = small_course
+    assert run_cli("--root", str(root), "release").returncode == 0
+    student_nb = (root / "release" / "01_probe" / "probe.ipynb").read_text()
+    assert "return 2 * x" not in student_nb and "doppelt(-3)" not in student_nb and "Darum" not in student_nb
+    assert "# DEINE LÖSUNG HIER" in student_nb and "DEINE ANTWORT HIER" in student_nb
+    pipeline.write_submission(
+        root, "01_probe", "anna", {"doppelt": "def doppelt(x):\n    return x + x", "warum": "Weil x + x = 2x."}
+    )
+    pipeline.write_submission(root, "01_probe", "ben", {"doppelt": "def doppelt(x):\n    return x * x"})
+    pipeline.write_submission(root, "01_probe", "carla", {})
+    graded = run_cli("--root", str(root), "grade", "-j", "2")
+    assert graded.returncode == 0, graded.stdout + graded.stderr
+    assert "3 von 3 Abgaben bewertet" in graded.stdout
+    assert run_cli("--root", str(root), "feedback").returncode == 0
+    html = (root / "feedback" / "anna" / "01_probe" / "probe.html").read_text()
+    assert "doppelt" in html
+    exported = run_cli("--root", str(root), "export", "--to", str(root / "noten.csv"))
+    assert exported.returncode == 0
+    assert "anna" in (root / "noten.csv").read_text()
+    per_task = (root / "noten_aufgaben.csv").read_text().splitlines()
+    assert "anna,01_probe,doppelt,2.0,2.0,False" in per_task
+    assert "ben,01_probe,doppelt,0.0,2.0,False" in per_task
+    assert "carla,01_probe,doppelt,0.0,2.0,False" in per_task
+    assert "anna,01_probe,warum,0.0,1.0,True" in per_task, "an answered free text waits for manual grading"
+    assert "ben,01_probe,warum,0.0,1.0,False" in per_task, "an unanswered free text gets 0 at once"
+    table = run_cli("--root", str(root), "scores").stdout
+    assert "01_probe/doppelt" in table and "2/2" in table and "manuell/1" in table
