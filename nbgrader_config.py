@@ -22,6 +22,19 @@ c.ClearSolutions.text_stub = "DEINE ANTWORT HIER"
 c.Execute.timeout = 120
 c.Execute.interrupt_on_timeout = True
 
+# A kernel that dies (os._exit, segfault, memory limit) costs only the cells from
+# the crash on, not the whole notebook, and no cell may flood the output.
+c.Autograde.autograde_preprocessors = [
+    "course.execute.SafeExecute",
+    "nbgrader.preprocessors.IgnorePattern",
+    "nbconvert.preprocessors.ClearMetadataPreprocessor",
+    "nbgrader.preprocessors.LimitOutput",
+    "nbgrader.preprocessors.SaveAutoGrades",
+    "nbgrader.preprocessors.AssignLatePenalties",
+    "nbgrader.preprocessors.CheckCellMetadata",
+]
+c.SafeExecute.max_output_chars = 200_000
+
 # A deleted test cell is restored from the gradebook instead of leaving its
 # task to manual grading.
 c.OverwriteCells.add_missing_cells = True

@@ -12,13 +12,14 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import nbformat
 
-from course.submissions import fill_answers, is_autograded_test, nbgrader_meta, solution_answers
+from course.submissions import fill_answers, is_autograded_test, nbgrader_meta, restore_structure, solution_answers
 
 DEMO_STUDENTS = ("demo-loesung", "demo-leer", "demo-teilweise")
 
@@ -124,29 +125,84 @@ class GradeResult:
     student: str
     ok: bool
     message: str = ""
+    seconds: float = 0.0
 
 
 def _autograde_one(root: Path, assignment: str, student: str) -> GradeResult:
     """Autograde one submission in a child process (``python -m course.pipeline``)."""
+    start = time.perf_counter()
     proc = subprocess.run(
         [sys.executable, "-m", "course.pipeline", str(root), assignment, student],
         capture_output=True,
         text=True,
     )
     lines = [line for line in proc.stdout.splitlines() if line.strip()]
+    seconds = time.perf_counter() - start
     try:
-        return GradeResult(**json.loads(lines[-1]))
+        return GradeResult(**{**json.loads(lines[-1]), "seconds": seconds})
     except (IndexError, ValueError, TypeError):
         tail = (proc.stderr.strip().splitlines() or ["ohne Meldung"])[-1]
-        return GradeResult(assignment, student, False, f"Bewertungsprozess endete mit Code {proc.returncode}: {tail}")
+        return GradeResult(
+            assignment, student, False, f"Bewertungsprozess endete mit Code {proc.returncode}: {tail}", seconds
+        )
+
+
+STAGING = ".bewertung"  # checked copies of the submissions, what nbgrader actually grades
+
+
+def stage_submission(root: Path, assignment: str, student: str) -> list[str]:
+    """Copy ``submitted/<student>/<assignment>`` to the staging folder and repair what can be repaired.
+
+    The original submission is never changed.  A single notebook under another
+    name is graded under the expected one; tampered graded cells are restored
+    (:func:`course.submissions.restore_structure`).  What cannot be graded (no
+    notebook, invalid JSON, an empty file) raises ``CourseError`` with the reason.
+    Returns notes about the repairs.
+    """
+    source = root / "submitted" / student / assignment
+    if not source.is_dir():
+        raise CourseError(f"keine Abgabe unter {source}")
+    expected = source_notebook(root, assignment).name
+    target = root / STAGING / student / assignment
+    shutil.rmtree(target, ignore_errors=True)
+    shutil.copytree(source, target)
+    notes = []
+    if not (target / expected).exists():
+        found = sorted(p.name for p in target.glob("*.ipynb"))
+        if len(found) != 1:
+            raise CourseError(
+                f"Notebook {expected} fehlt in der Abgabe (gefunden: {', '.join(found) or 'keine Notebooks'})"
+            )
+        (target / found[0]).rename(target / expected)
+        notes.append(f"{found[0]} als {expected} bewertet")
+    path = target / expected
+    if path.stat().st_size == 0:
+        raise CourseError(f"{expected} ist eine leere Datei")
+    try:
+        submitted = nbformat.read(path, as_version=4)
+    except Exception as exc:
+        raise CourseError(f"{expected} ist kein gültiges Notebook ({exc.__class__.__name__})") from None
+    student_version = read_notebook(student_notebook(root, assignment))
+    nbformat.write(restore_structure(submitted, student_version), path)
+    return notes
 
 
 def _autograde_in_this_process(root: Path, assignment: str, student: str) -> GradeResult:
-    result = nbgrader_api(root).autograde(assignment, student, force=True, create=True)
-    message = ""
+    try:
+        notes = stage_submission(root, assignment, student)
+    except CourseError as exc:
+        return GradeResult(assignment, student, False, str(exc))
+    api = nbgrader_api(root)
+    api.coursedir.submitted_directory = STAGING
+    try:
+        result = api.autograde(assignment, student, force=True, create=True)
+    finally:
+        shutil.rmtree(root / STAGING / student, ignore_errors=True)
+    message = "; ".join(notes)
     if not result.get("success"):
         lines = (result.get("error") or result.get("log") or "").strip().splitlines()
-        message = lines[-1] if lines else "ohne Meldung"
+        errors = [line for line in lines if "Error" in line and not line.startswith("[ERROR]")]
+        message = (errors or lines or ["ohne Meldung"])[-1].strip()
     return GradeResult(assignment, student, bool(result.get("success")), message)
 
 
@@ -282,8 +338,6 @@ def execute_notebook(path: Path, timeout: int = 600):
 
 def check(root: Path, assignment: str | None = None) -> list[tuple[str, float]]:
     """Execute every solution notebook top to bottom (all visible and hidden tests included)."""
-    import time
-
     timings = []
     for name in selected(root, assignment):
         start = time.perf_counter()
@@ -331,8 +385,22 @@ def demo(root: Path, jobs: int | None = None) -> str:
     return "\n".join([report, "", f"Noten: {root / 'grades.csv'} und {per_task}", *notes])
 
 
+def limit_memory() -> None:
+    """Cap the address space of this worker and so of its kernel (``COURSE_GRADING_MEMORY_GB``, 0 = off).
+
+    A cell that asks for more then gets a ``MemoryError`` instead of taking the machine down.
+    """
+    import resource
+
+    gigabytes = float(os.environ.get("COURSE_GRADING_MEMORY_GB", "6"))
+    if gigabytes > 0:
+        limit = int(gigabytes * 1024**3)
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+
 if __name__ == "__main__":  # worker of grade(): python -m course.pipeline ROOT ASSIGNMENT STUDENT
     _root, _assignment, _student = sys.argv[1:4]
+    limit_memory()
     try:
         _result = _autograde_in_this_process(Path(_root), _assignment, _student)
     except Exception as exc:  # report, never hide, a crash of nbgrader itself

@@ -52,3 +52,48 @@ def fill_answers(student_nb, answers: dict[str, str]):
     for grade_id, source in answers.items():
         cells[grade_id].source = source
     return nb
+
+
+def restore_structure(submitted_nb, student_nb):
+    """Undo tampering with the graded cells of a submission, keeping every answer and extra cell.
+
+    Cells with an nbgrader ``grade_id`` of the student version (``student_nb``) get
+    their original metadata back, locked cells (tests, given code) also their
+    original source, and all of them their original order; a deleted one is put
+    back.  A student's own extra cells stay right after the graded cell they
+    followed.  Cells that claim an unknown or a duplicate grade_id lose their
+    nbgrader metadata and run as ordinary code.  nbgrader then restores the
+    hidden tests from the gradebook as usual.
+    """
+    nb = nbformat.from_dict(submitted_nb)
+    reference = nbformat.from_dict(student_nb)
+    position = {
+        nbgrader_meta(c)["grade_id"]: i for i, c in enumerate(reference.cells) if nbgrader_meta(c).get("grade_id")
+    }
+    groups: dict[int, list] = {}
+    leading: list = []
+    current = None
+    for cell in nb.cells:
+        grade_id = nbgrader_meta(cell).get("grade_id")
+        index = position.get(grade_id)
+        if index is not None and index not in groups:
+            groups[index] = [_restored(cell, reference.cells[index])]
+            current = index
+            continue
+        if grade_id is not None or "nbgrader" in cell.get("metadata", {}):
+            cell.metadata.pop("nbgrader", None)
+        (groups[current] if current is not None else leading).append(cell)
+    for index in position.values():
+        groups.setdefault(index, [reference.cells[index]])
+    nb.cells = leading + [cell for index in sorted(groups) for cell in groups[index]]
+    return nb
+
+
+def _restored(cell, original):
+    """``original`` with the student's source where the cell is an answer cell."""
+    restored = nbformat.from_dict(original)
+    if is_answer_cell(original) and cell.cell_type == original.cell_type:
+        restored.source = cell.source
+        if cell.cell_type == "code":
+            restored.outputs = cell.get("outputs", [])
+    return restored

@@ -1,0 +1,263 @@
+"""Real, messy and hostile submissions through the real nbgrader pipeline.
+
+A small course with three autograded tasks and one free-text answer; every case
+below is a student of one batch, and every student's exact points are asserted,
+so a bad submission is shown to cost only its own points and never the others'.
+"""
+
+import json
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+from course import pipeline
+from course.submissions import fill_answers, nbgrader_meta, solution_answers
+
+REPO = Path(__file__).resolve().parents[1]
+A = "01_robust"
+FULL = {"eins": 1.0, "zwei": 2.0, "drei": 1.0}
+
+
+def meta(**kw):
+    return {"nbgrader": {"grade": False, "locked": False, "schema_version": 3, "solution": False, "task": False, **kw}}
+
+
+def answer(grade_id, code):
+    return new_code_cell(code, metadata=meta(grade_id=grade_id, solution=True))
+
+
+def graded_cell(grade_id, points, visible, hidden):
+    source = f"{visible}\n### BEGIN HIDDEN TESTS\n{hidden}\n### END HIDDEN TESTS"
+    return new_code_cell(source, metadata=meta(grade=True, grade_id=f"test_{grade_id}", locked=True, points=points))
+
+
+def robust_notebook():
+    return new_notebook(
+        cells=[
+            new_markdown_cell("# Probe"),
+            answer("eins", "### BEGIN SOLUTION\na = 1\n### END SOLUTION"),
+            graded_cell("eins", 1, "assert a == 1, 'a sollte 1 sein'", "assert type(a) is int"),
+            answer("zwei", "def zwei(x):\n    ### BEGIN SOLUTION\n    return 2 * x\n    ### END SOLUTION"),
+            graded_cell("zwei", 2, "assert zwei(2) == 4, 'zwei(2) sollte 4 sein'", "assert zwei(5) == 10, 'versteckt'"),
+            answer("drei", "### BEGIN SOLUTION\nc = 3\n### END SOLUTION"),
+            graded_cell("drei", 1, "assert c == 3, 'c sollte 3 sein'", "assert c - 3 == 0"),
+            new_markdown_cell("Warum?\n\n### BEGIN SOLUTION\nDarum.\n### END SOLUTION",
+                              metadata=meta(grade=True, grade_id="warum", solution=True, points=1)),
+        ],
+        metadata={"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"}},
+    )  # fmt: skip
+
+
+HELPER = "def hilfe(x):\n    return x * 2"  # a student's own extra cell
+WRONG_ZWEI = "def zwei(x):\n    return x + 2"  # passes the visible test, fails the hidden one
+
+
+def answers(**changes):
+    return changes
+
+
+def edit_test_cell(nb, grade_id, fn):
+    """Apply ``fn(cells, index)`` to the test cell ``test_<grade_id>`` of a notebook."""
+    index = next(i for i, c in enumerate(nb.cells) if nbgrader_meta(c).get("grade_id") == f"test_{grade_id}")
+    fn(nb.cells, index)
+    return nb
+
+
+# student -> (answers, how to tamper with the notebook, expected points or None for "not graded")
+CASES = {
+    "loesung": ({}, None, FULL),
+    "endlosschleife": ({"zwei": "while True:\n    pass"}, None, {**FULL, "zwei": 0}),
+    "os_exit": ({"zwei": "import os\nos._exit(1)"}, None, {**FULL, "zwei": 0, "drei": 0}),
+    "segfault": ({"zwei": "import ctypes\nctypes.string_at(0)"}, None, {**FULL, "zwei": 0, "drei": 0}),
+    "speicher_30gb": ({"zwei": "x = bytearray(30 * 1024**3)"}, None, {**FULL, "zwei": 0}),
+    "sys_exit": ({"zwei": "import sys\nsys.exit()"}, None, {**FULL, "zwei": 0}),
+    "systemexit": ({"zwei": "raise SystemExit(3)"}, None, {**FULL, "zwei": 0}),
+    "keyboardinterrupt": ({"zwei": "raise KeyboardInterrupt"}, None, {**FULL, "zwei": 0}),
+    "ausgabeflut": ({"eins": "for i in range(10**8):\n    print(i)\na = 1"}, None, {**FULL, "eins": 0}),
+    "riesenbild": (
+        {"eins": "a = 1\nfrom IPython.display import display\ndisplay({'image/png': 'iVBO' * 20_000_000}, raw=True)"},
+        None,
+        FULL,
+    ),
+    "test_assert_true": (
+        {"zwei": WRONG_ZWEI},
+        lambda nb: edit_test_cell(nb, "zwei", lambda cells, i: setattr(cells[i], "source", "assert True")),
+        {**FULL, "zwei": 0},
+    ),
+    "test_geloescht": (
+        {"zwei": WRONG_ZWEI},
+        lambda nb: edit_test_cell(nb, "zwei", lambda cells, i: cells.pop(i)),
+        {**FULL, "zwei": 0},
+    ),  # fmt: skip
+    "test_ans_ende_verschoben": (
+        {"zwei": WRONG_ZWEI},
+        lambda nb: edit_test_cell(nb, "zwei", lambda cells, i: cells.append(cells.pop(i))),
+        {**FULL, "zwei": 0},
+    ),
+    "test_nach_oben_verschoben": (
+        {},
+        lambda nb: edit_test_cell(nb, "zwei", lambda cells, i: cells.insert(0, cells.pop(i))),
+        FULL,
+    ),
+    "eigene_zelle": (
+        {"zwei": "def zwei(x):\n    return hilfe(x)"},
+        lambda nb: edit_test_cell(
+            nb, "zwei", lambda cells, i: cells.insert(i - 1, new_code_cell("def hilfe(x):\n    return x * 2"))
+        ),
+        FULL,
+    ),
+    "mehr_punkte": (
+        {},
+        lambda nb: edit_test_cell(nb, "zwei", lambda cells, i: cells[i].metadata.nbgrader.update(points=100)),
+        FULL,
+    ),
+    "test_als_antwort": (
+        {"zwei": WRONG_ZWEI},
+        lambda nb: edit_test_cell(
+            nb,
+            "zwei",
+            lambda cells, i: (
+                cells[i].metadata.nbgrader.update(solution=True, grade=False, locked=False),
+                setattr(cells[i], "source", "assert True"),
+            ),
+        ),
+        {**FULL, "zwei": 0},
+    ),  # fmt: skip
+    "extra_ordner": ({}, "extra_folder", FULL),
+    "falscher_name": ({}, "wrong_name", FULL),
+}
+BROKEN = {
+    "kaputtes_json": "invalid_json",
+    "leere_datei": "empty_file",
+    "notebook_fehlt": "missing_notebook",
+}
+
+
+def write_case(root: Path, student: str, base_answers: dict, answers_: dict, tamper) -> None:
+    folder = root / "submitted" / student / A
+    folder.mkdir(parents=True, exist_ok=True)
+    student_nb = pipeline.read_notebook(pipeline.student_notebook(root, A))
+    nb = fill_answers(student_nb, {**base_answers, **answers_})
+    if callable(tamper):
+        nb = tamper(nb)
+    target = folder / "probe.ipynb"
+    if tamper == "invalid_json":
+        target.write_text('{"cells": [ kein JSON')
+    elif tamper == "empty_file":
+        target.write_text("")
+    elif tamper == "wrong_name":
+        nbformat.write(nb, folder / "probe (1).ipynb")
+    elif tamper == "missing_notebook":
+        (folder / "notizen.txt").write_text("vergessen")
+    else:
+        nbformat.write(nb, target)
+    if tamper == "extra_folder":
+        (folder / "extra").mkdir()
+        (folder / "extra" / "daten.txt").write_text("x")
+
+
+@pytest.fixture(scope="module")
+def course_root(tmp_path_factory):
+    root = tmp_path_factory.mktemp("robust") / "kurs"
+    (root / "source" / A).mkdir(parents=True)
+    config = (REPO / "nbgrader_config.py").read_text()
+    (root / "nbgrader_config.py").write_text(config + "\nc.Execute.timeout = 10\n")
+    nbformat.write(robust_notebook(), root / "source" / A / "probe.ipynb")
+    pipeline.release(root, A)
+    solution = solution_answers(pipeline.read_notebook(pipeline.source_notebook(root, A)))
+    for student, (answers_, tamper, _) in CASES.items():
+        write_case(root, student, solution, answers_, tamper)
+    for student, tamper in BROKEN.items():
+        write_case(root, student, solution, {}, tamper)
+    return root
+
+
+@pytest.fixture(scope="module")
+def graded(course_root):
+    results = {r.student: r for r in pipeline.grade(course_root, A, jobs=2, progress=False)}
+    print("\n".join(f"{r.student:<26} {r.seconds:5.1f} s {r.message}" for r in results.values()))
+    scores = {}
+    for row in pipeline.task_scores(course_root, A):
+        scores.setdefault(row["student"], {})[row["task"]] = row
+    return results, scores
+
+
+@pytest.mark.parametrize("student", list(CASES))
+def test_bad_submission_costs_only_its_own_points(graded, student):
+    results, scores = graded
+    assert results[student].ok, results[student].message
+    got = {task: row["score"] for task, row in scores[student].items() if task in FULL}
+    assert got == CASES[student][2]
+    assert {task: row["max_score"] for task, row in scores[student].items() if task in FULL} == FULL
+
+
+@pytest.mark.parametrize("student", ["os_exit", "segfault"])
+def test_dead_kernel_is_explained_in_the_autograded_notebook(course_root, graded, student):
+    nb = nbformat.read(course_root / "autograded" / student / A / "probe.ipynb", as_version=4)
+    errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
+    assert any("Kernel ist in dieser Zelle abgestürzt" in e.evalue for e in errors)
+    assert any("Nicht ausgeführt" in e.evalue for e in errors)
+
+
+def test_output_floods_are_capped(course_root, graded):
+    for student in ("ausgabeflut", "riesenbild"):
+        size = (course_root / "autograded" / student / A / "probe.ipynb").stat().st_size
+        assert size < 1_000_000, f"{student}: autograded notebook has {size} bytes"
+    text = (course_root / "autograded" / "ausgabeflut" / A / "probe.ipynb").read_text()
+    assert "Output truncated" in text  # nbgrader's LimitOutput after our SafeExecute cap
+
+
+@pytest.mark.parametrize("student", list(BROKEN))
+def test_broken_files_get_a_clear_message_and_no_points(graded, student):
+    results, scores = graded
+    result = results[student]
+    assert not result.ok
+    assert result.message == BROKEN_MESSAGES[student]
+    assert not any(row["score"] for row in scores.get(student, {}).values())
+
+
+BROKEN_MESSAGES = {
+    "kaputtes_json": "probe.ipynb ist kein gültiges Notebook (NotJSONError)",
+    "leere_datei": "probe.ipynb ist eine leere Datei",
+    "notebook_fehlt": "Notebook probe.ipynb fehlt in der Abgabe (gefunden: keine Notebooks)",
+}
+
+
+def test_a_renamed_notebook_is_graded_under_its_name(graded):
+    results, _ = graded
+    assert results["falscher_name"].message == "probe (1).ipynb als probe.ipynb bewertet"
+
+
+def test_originals_are_kept(course_root, graded):
+    """Grading never changes what the students handed in."""
+    folder = course_root / "submitted" / "test_assert_true" / A
+    nb = nbformat.read(folder / "probe.ipynb", as_version=4)
+    assert any(c.source == "assert True" for c in nb.cells)
+    assert (course_root / "submitted" / "kaputtes_json" / A / "probe.ipynb").read_text().startswith('{"cells": [ kein')
+    assert not (course_root / pipeline.STAGING).exists() or not any((course_root / pipeline.STAGING).iterdir())
+
+
+def test_regrading_is_idempotent_and_keeps_manual_grades(course_root, graded):
+    from nbgrader.api import Gradebook
+
+    db_url = pipeline.nbgrader_api(course_root).coursedir.db_url
+    with Gradebook(db_url) as gb:
+        grade = gb.find_grade("warum", "probe", A, "loesung")
+        grade.manual_score = 1.0
+        gb.db.commit()
+    before = json.dumps(pipeline.task_scores(course_root, A), sort_keys=True)
+    again = pipeline.grade(course_root, A, jobs=2, progress=False)
+    assert {r.student for r in again if r.ok} >= set(CASES)
+    after = json.dumps(pipeline.task_scores(course_root, A), sort_keys=True)
+    assert after == before
+    with Gradebook(db_url) as gb:
+        assert gb.find_grade("warum", "probe", A, "loesung").manual_score == 1.0
+
+
+def test_sources_and_release_untouched(course_root, graded):
+    """Grading hostile submissions changes neither the instructor version nor the student version."""
+    assert nbformat.read(course_root / "source" / A / "probe.ipynb", as_version=4) == robust_notebook()
+    released = pipeline.read_notebook(pipeline.student_notebook(course_root, A))
+    assert all("BEGIN SOLUTION" not in c.source for c in released.cells)
