@@ -38,3 +38,12 @@ c.SafeExecute.max_output_chars = 200_000
 # A deleted test cell is restored from the gradebook instead of leaving its
 # task to manual grading.
 c.OverwriteCells.add_missing_cells = True
+
+# Feedback shows which checks failed and why, but never the hidden test code:
+# tracebacks of test cells are summarised before the hidden block is removed.
+c.GenerateFeedback.preprocessors = [
+    "nbgrader.preprocessors.GetGrades",
+    "course.feedback.SummarizeTestErrors",
+    "nbgrader.preprocessors.ClearHiddenTests",
+    "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
+]

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from course import pipeline
+from course import pipeline, report
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -32,6 +32,8 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--to", type=Path, default=Path("grades.csv"), help="Ziel-CSV (Standard: grades.csv)")
     verb("check", "alle Lösungsnotebooks ausführen (sichtbare und versteckte Tests)")
     verb("scores", "Punkte pro Studierendem und Aufgabe aus dem Gradebook zeigen")
+    report_verb = verb("report", "Bericht für Lehrende: Punkte, Verteilungen, häufigste Fehlermeldungen")
+    report_verb.add_argument("--to", type=Path, default=Path("reports"), help="Zielordner (Standard: reports/)")
     return parser
 
 
@@ -59,6 +61,10 @@ def run(args: argparse.Namespace) -> int:
             print(f"{name}: ok ({seconds:.1f} s)")
     elif args.verb == "scores":
         print(pipeline.score_table(pipeline.task_scores(root, args.assignment)))
+    elif args.verb == "report":
+        target = args.to if args.to.is_absolute() else Path.cwd() / args.to
+        for path in report.write_report(root, target, args.assignment):
+            print(f"geschrieben: {path}")
     return 0
 
 

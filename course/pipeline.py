@@ -190,12 +190,11 @@ def stage_submission(root: Path, assignment: str, student: str) -> list[str]:
 def _autograde_in_this_process(root: Path, assignment: str, student: str) -> GradeResult:
     try:
         notes = stage_submission(root, assignment, student)
+        api = nbgrader_api(root)
+        api.coursedir.submitted_directory = STAGING
+        result = api.autograde(assignment, student, force=True, create=True)
     except CourseError as exc:
         return GradeResult(assignment, student, False, str(exc))
-    api = nbgrader_api(root)
-    api.coursedir.submitted_directory = STAGING
-    try:
-        result = api.autograde(assignment, student, force=True, create=True)
     finally:
         shutil.rmtree(root / STAGING / student, ignore_errors=True)
     message = "; ".join(notes)

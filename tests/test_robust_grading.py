@@ -261,3 +261,15 @@ def test_sources_and_release_untouched(course_root, graded):
     assert nbformat.read(course_root / "source" / A / "probe.ipynb", as_version=4) == robust_notebook()
     released = pipeline.read_notebook(pipeline.student_notebook(course_root, A))
     assert all("BEGIN SOLUTION" not in c.source for c in released.cells)
+
+
+def test_feedback_names_failed_checks_without_hidden_code(course_root, graded):
+    pipeline.feedback(course_root, A)
+    html = (course_root / "feedback" / "test_assert_true" / A / "probe.html").read_text()
+    assert "Ein versteckter Test ist fehlgeschlagen." in html
+    assert "AssertionError: versteckt" in html
+    assert "zwei(5) == 10" not in html and "HIDDEN TESTS" not in html
+    html = (course_root / "feedback" / "os_exit" / A / "probe.html").read_text()
+    assert "Kernel ist in dieser Zelle abgestürzt" in html
+    visible = (course_root / "feedback" / "speicher_30gb" / A / "probe.html").read_text()
+    assert "Ein sichtbarer Test ist fehlgeschlagen." in visible
