@@ -12,9 +12,11 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 install: $(STAMP) offline-mnist
 
 $(STAMP): requirements.txt constraints.txt pyproject.toml
-	@command -v dot >/dev/null || { echo "graphviz (dot) fehlt: installiere das Debian-Paket"; \
-	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq graphviz; \
-	  else sudo apt-get update -qq && sudo apt-get install -y -qq graphviz; fi; }
+	@# graphviz: the `dot` binary for draw_dot; bubblewrap: the sandbox of the grading kernels
+	@if ! command -v dot >/dev/null || ! command -v bwrap >/dev/null; then \
+	  echo "installiere Debian-Pakete: graphviz bubblewrap"; \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq graphviz bubblewrap; \
+	  else sudo apt-get update -qq && sudo apt-get install -y -qq graphviz bubblewrap; fi; fi
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -r requirements.txt -c constraints.txt

@@ -78,13 +78,15 @@ def selected(root: Path, assignment: str | None) -> list[str]:
 # --------------------------------------------------------------------------- nbgrader API
 
 
-def nbgrader_api(root: Path):
-    """An ``NbGraderAPI`` configured from the course's ``nbgrader_config.py``."""
+def nbgrader_api(root: Path, extra_config: dict | None = None):
+    """An ``NbGraderAPI`` configured from the course's ``nbgrader_config.py`` (plus ``extra_config``)."""
     from nbgrader.apps import NbGraderAPI
     from nbgrader.coursedir import CourseDirectory
+    from traitlets.config import Config
     from traitlets.config.loader import PyFileConfigLoader
 
     config = PyFileConfigLoader("nbgrader_config.py", path=str(root)).load_config()
+    config.merge(Config(extra_config or {}))
     config.CourseDirectory.root = str(root)
     coursedir = CourseDirectory(config=config)
     return NbGraderAPI(coursedir=coursedir, config=config)
@@ -187,10 +189,22 @@ def stage_submission(root: Path, assignment: str, student: str) -> list[str]:
     return notes
 
 
+def kernel_config(root: Path) -> dict:
+    """nbgrader settings for the grading kernel: sandboxed (bubblewrap) unless switched off."""
+    from course import sandbox
+
+    try:
+        if not sandbox.enabled():
+            return {}
+    except sandbox.SandboxError as exc:
+        raise CourseError(str(exc)) from None
+    return sandbox.prepare(Path(os.environ.get("COURSE_DATA_DIR") or root / "data").resolve())
+
+
 def _autograde_in_this_process(root: Path, assignment: str, student: str) -> GradeResult:
     try:
         notes = stage_submission(root, assignment, student)
-        api = nbgrader_api(root)
+        api = nbgrader_api(root, kernel_config(root))
         api.coursedir.submitted_directory = STAGING
         result = api.autograde(assignment, student, force=True, create=True)
     except CourseError as exc:

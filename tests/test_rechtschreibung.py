@@ -12,6 +12,7 @@ NOTEBOOKS = sorted((REPO / "source").glob("*/*.ipynb"))
 
 _CODE = re.compile(r"```.*?```|`[^`]*`", re.S)
 _MATH = re.compile(r"\$\$.*?\$\$|\$[^$]*\$", re.S)
+_NBGRADER_MARKER = re.compile(r"^\s*### (BEGIN|END) (SOLUTION|HIDDEN TESTS)\s*$", re.M)
 _LINK_TARGET = re.compile(r"\]\([^)]*\)|https?://\S+|<[^>]+>")
 _WORD = re.compile(r"[A-Za-zÄÖÜäöüß]+")
 # Formal address ("Sie", "Ihnen", "Ihr ...") in the middle of a sentence: the course uses du-Form.
@@ -33,7 +34,7 @@ def checker():
 
 
 def prose(markdown: str) -> str:
-    for pattern in (_CODE, _MATH, _LINK_TARGET):
+    for pattern in (_NBGRADER_MARKER, _CODE, _MATH, _LINK_TARGET):
         markdown = pattern.sub(" ", markdown)
     return markdown
 
