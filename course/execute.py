@@ -11,9 +11,13 @@ notebook or the feedback.
 
 from __future__ import annotations
 
+import secrets
+
 from nbformat.notebooknode import NotebookNode
 from nbgrader.preprocessors import Execute
 from traitlets import Integer
+
+from course.submissions import is_autograded_test
 
 KERNEL_DIED = (
     "Der Python-Kernel ist in dieser Zelle abgestürzt (zum Beispiel durch os._exit, einen "
@@ -21,6 +25,25 @@ KERNEL_DIED = (
     "bewertet; diese und alle folgenden Zellen wurden nicht ausgeführt."
 )
 NOT_RUN = "Nicht ausgeführt, weil der Kernel in einer früheren Zelle abgestürzt ist."
+TAMPERED = (
+    "Die Testumgebung wurde verändert (zum Beispiel über get_ipython().ast_transformers), "
+    "deshalb konnte dieser Test nicht zuverlässig laufen und zählt als nicht bestanden."
+)
+# Run silently before every test cell: undo the known ways student code can change how later
+# cells run (AST and input transformers, tracing, instance-level overrides of IPython's methods).
+GUARD = """
+def _course_guard():
+    import sys
+    ip = get_ipython()
+    ip.ast_transformers.clear()
+    ip.input_transformers_post.clear()
+    sys.settrace(None)
+    sys.setprofile(None)
+    for name in ("run_cell", "run_cell_async", "run_ast_nodes", "run_code", "transform_cell", "transform_ast"):
+        ip.__dict__.pop(name, None)
+_course_guard()
+del _course_guard
+"""
 TRUNCATED = "\n... Ausgabe gekürzt: diese Zelle hat mehr als {limit} Zeichen ausgegeben ...\n"
 
 
@@ -56,7 +79,22 @@ class SafeExecute(Execute):
 
     def preprocess_cell(self, cell, resources, index):
         self._current_cell = index
+        if is_autograded_test(cell) and not self._test_environment_intact():
+            cell.outputs = [_error("TestumgebungVerändert", TAMPERED)]
+            return cell, resources
         return super().preprocess_cell(cell, resources, index)
+
+    def _run_silently(self, code: str) -> dict:
+        msg_id = self.kc.execute(code, silent=True, store_history=False, allow_stdin=False)
+        return self.wait_for_reply(msg_id) or {}
+
+    def _test_environment_intact(self) -> bool:
+        """Restore the interpreter hooks, then check with a canary that a failing assert still fails."""
+        self._run_silently(GUARD)
+        token = secrets.token_hex(8)
+        reply = self._run_silently(f"assert {token!r} == {token[::-1]!r}, {token!r}")
+        content = reply.get("content", {})
+        return content.get("status") == "error" and content.get("ename") == "AssertionError"
 
     def output(self, outs, msg, display_id, cell_index):
         used = self._output_chars.get(cell_index, 0)

@@ -50,6 +50,17 @@ def robust_notebook():
     )  # fmt: skip
 
 
+NO_ASSERTS = """import ast
+class OhneAsserts(ast.NodeTransformer):
+    def visit_Assert(self, node):
+        return ast.Pass()
+get_ipython().ast_transformers.append(OhneAsserts())
+"""
+SKIP_CELLS = """ip = get_ipython()
+_original = ip.run_cell
+ip.run_cell = lambda raw_cell, *args, **kwargs: _original("pass", *args, **kwargs)
+ip.run_cell_async = lambda raw_cell, *args, **kwargs: ip.__class__.run_cell_async(ip, "pass", *args, **kwargs)
+"""
 HELPER = "def hilfe(x):\n    return x * 2"  # a student's own extra cell
 WRONG_ZWEI = "def zwei(x):\n    return x + 2"  # passes the visible test, fails the hidden one
 
@@ -126,6 +137,11 @@ CASES = {
         {**FULL, "zwei": 0},
     ),  # fmt: skip
     "extra_ordner": ({}, "extra_folder", FULL),
+    # answer cells that change how the later test cells run: the original tests still grade
+    "ast_transformer": ({"eins": NO_ASSERTS + "a = 1", "zwei": WRONG_ZWEI}, None, {**FULL, "zwei": 0}),
+    # IPython itself replaced: the guard cannot run, the canary notices, no later test counts
+    "run_cell_ersetzt": ({"eins": SKIP_CELLS + "a = 1", "zwei": WRONG_ZWEI}, None, dict.fromkeys(FULL, 0)),
+    "ast_transformer_falsch": ({"eins": NO_ASSERTS + "a = 2"}, None, {**FULL, "eins": 0}),
     "falscher_name": ({}, "wrong_name", FULL),
 }
 BROKEN = {

@@ -1,0 +1,196 @@
+"""Grading of 05_training: alternative right answers get full points, typical wrong ones 0."""
+
+from harness import Variant, test_points  # noqa: F401  (test_points is collected by pytest)
+
+ASSIGNMENT = "05_training"
+
+LOOP_HEAD = "torch.manual_seed(1)\nmax_iter = 1000\n"
+
+# A correct training step as the reference writes it (for the wrong variants of the loop below).
+STEP = """\
+    batch_ind = torch.randint(len(x_train), (16,))
+    x_batch = x_train[batch_ind]
+    y_batch = y_train[batch_ind]
+    loss = torch_mse(net(x_batch), y_batch)
+"""
+
+# An improved network in the monitoring cell; {extra} goes into the loop after the optimizer step.
+MONITORING = """\
+torch.manual_seed(3)
+net = torch.nn.Sequential(
+    torch.nn.Linear(1, 64), torch.nn.ReLU(),
+    torch.nn.Linear(64, 64), torch.nn.ReLU(),
+    torch.nn.Linear(64, 64), torch.nn.ReLU(),
+    torch.nn.Linear(64, 1),
+)
+max_iter = 1000
+optimizer = torch.optim.Adam(net.parameters(), lr=1e-2)
+scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max_iter)
+loss_hist = []
+for it in tqdm(range(max_iter)):
+    batch_ind = torch.randint(len(x_train), (64,))
+    loss = torch_mse(net(x_train[batch_ind]), y_train[batch_ind])
+    {zero_grad}
+    loss.backward()
+    optimizer.step()
+    scheduler.step()
+    {append}
+    if it % 100 == 0:
+        with torch.no_grad():
+            print(it, torch_mse(net(x_test), y_test).item())
+"""
+
+
+def monitoring(zero_grad="optimizer.zero_grad()", append="loss_hist.append(loss.item())"):
+    return MONITORING.format(zero_grad=zero_grad, append=append)
+
+
+VARIANTS = {
+    # Right: one-line batch with randint(0, n, ...), backward and step first, net.zero_grad() at the end (the
+    # gradients are then None); squeezed predictions and a float MSE; a narrower network with 1500 steps and
+    # float(loss) in loss_hist.
+    "richtig_zero_grad_am_ende": Variant(
+        answers={
+            "training_loop": LOOP_HEAD + "for _ in tqdm(range(max_iter)):\n"
+            "    idx = torch.randint(0, len(x_train), (16,))\n"
+            "    loss = torch_mse(net(x_train[idx]), y_train[idx])\n"
+            "    loss.backward()\n"
+            "    optimizer.step()\n"
+            "    net.zero_grad()\n",
+            "test_loss": "with torch.no_grad():\n"
+            "    y_pred_test = net(x_test).squeeze()\n"
+            "    err = ((y_pred_test - y_test.squeeze()) ** 2).mean().item()\n"
+            "print(err)",
+            "training_monitoring": "torch.manual_seed(5)\n"
+            "net = torch.nn.Sequential(torch.nn.Linear(1, 32), torch.nn.ReLU(), torch.nn.Linear(32, 32),\n"
+            "    torch.nn.ReLU(), torch.nn.Linear(32, 32), torch.nn.ReLU(), torch.nn.Linear(32, 1))\n"
+            "max_iter = 1500\n"
+            "optimizer = torch.optim.Adam(net.parameters(), lr=1e-2)\n"
+            "scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, max_iter)\n"
+            "loss_hist = []\n"
+            "for it in tqdm(range(max_iter)):\n"
+            "    ind = torch.randint(len(x_train), (64,))\n"
+            "    optimizer.zero_grad()\n"
+            "    loss = torch_mse(net(x_train[ind]), y_train[ind])\n"
+            "    loss.backward()\n"
+            "    optimizer.step()\n"
+            "    scheduler.step()\n"
+            "    loss_hist += [float(loss)]\n"
+            "    if it % 100 == 0:\n"
+            "        with torch.no_grad():\n"
+            "            print(f'{it}: {torch_mse(net(x_test), y_test):.4f}')\n"
+            "plt.plot(loss_hist)\n"
+            "plt.show()",
+        }
+    ),
+    # Right: a batch from randperm, zero_grad(set_to_none=False); the functional MSE as a tensor; a learning
+    # rate lowered by hand after 800 steps and loss_hist as a NumPy array.
+    "richtig_randperm_lr_von_hand": Variant(
+        answers={
+            "training_loop": LOOP_HEAD + "for _ in tqdm(range(max_iter)):\n"
+            "    ind = torch.randperm(len(x_train))[:16]\n"
+            "    y_pred = net(x_train[ind])\n"
+            "    loss = torch.nn.functional.mse_loss(y_pred, y_train[ind])\n"
+            "    optimizer.zero_grad(set_to_none=False)\n"
+            "    loss.backward()\n"
+            "    optimizer.step()\n",
+            "test_loss": "with torch.no_grad():\n"
+            "    y_pred_test = net(x_test)\n"
+            "    err = torch.nn.functional.mse_loss(y_pred_test, y_test)\n",
+            "training_monitoring": "import numpy as np\n"
+            "torch.manual_seed(4)\n"
+            "net = torch.nn.Sequential(torch.nn.Linear(1, 64), torch.nn.ReLU(), torch.nn.Linear(64, 64),\n"
+            "    torch.nn.ReLU(), torch.nn.Linear(64, 64), torch.nn.ReLU(), torch.nn.Linear(64, 1))\n"
+            "optimizer = torch.optim.Adam(net.parameters(), lr=1e-2)\n"
+            "max_iter = 1200\n"
+            "verlauf = []\n"
+            "for it in tqdm(range(max_iter)):\n"
+            "    if it == 800:\n"
+            "        for group in optimizer.param_groups:\n"
+            "            group['lr'] = 1e-3\n"
+            "    ind = torch.randint(len(x_train), (64,))\n"
+            "    loss = torch_mse(net(x_train[ind]), y_train[ind])\n"
+            "    optimizer.zero_grad()\n"
+            "    loss.backward()\n"
+            "    optimizer.step()\n"
+            "    verlauf.append(loss.item())\n"
+            "    if it % 100 == 0:\n"
+            "        with torch.no_grad():\n"
+            "            print(it, torch_mse(net(x_test), y_test).item())\n"
+            "loss_hist = np.array(verlauf)",
+        }
+    ),
+    # Wrong: no optimizer.step() (the net stays untrained); predictions and MSE on the training data;
+    # loss_hist holds the loss tensors instead of numbers.
+    "falsch_ohne_step_trainingsdaten_tensoren": Variant(
+        answers={
+            "training_loop": LOOP_HEAD
+            + "for _ in tqdm(range(max_iter)):\n"
+            + STEP
+            + "    optimizer.zero_grad()\n    loss.backward()\n",
+            "test_loss": "with torch.no_grad():\n"
+            "    y_pred_test = net(x_train)\n"
+            "    err = torch_mse(y_pred_test, y_train)\n",
+            "training_monitoring": monitoring(append="loss_hist.append(loss)"),
+        },
+        points={"training_loop": 0, "test_loss": 0, "training_monitoring": 0},
+    ),
+    # Wrong: no zero_grad (the gradients add up); the sum instead of the mean; the plain network of the
+    # first loop with monitoring but without any improvement.
+    "falsch_ohne_zero_grad_summe_unverbessert": Variant(
+        answers={
+            "training_loop": LOOP_HEAD
+            + "for _ in tqdm(range(max_iter)):\n"
+            + STEP
+            + "    loss.backward()\n    optimizer.step()\n",
+            "test_loss": "with torch.no_grad():\n"
+            "    y_pred_test = net(x_test)\n"
+            "    err = ((y_pred_test - y_test) ** 2).sum()\n",
+            "training_monitoring": "torch.manual_seed(0)\n"
+            "net = torch.nn.Sequential(torch.nn.Linear(1, 16), torch.nn.ReLU(), torch.nn.Linear(16, 16),\n"
+            "    torch.nn.ReLU(), torch.nn.Linear(16, 16), torch.nn.ReLU(), torch.nn.Linear(16, 1))\n"
+            "optimizer = torch.optim.Adam(net.parameters(), lr=1e-3)\n"
+            "max_iter = 1000\n"
+            "loss_hist = []\n"
+            "for it in tqdm(range(max_iter)):\n" + STEP + "    optimizer.zero_grad()\n"
+            "    loss.backward()\n"
+            "    optimizer.step()\n"
+            "    loss_hist.append(loss.item())\n"
+            "    if it % 100 == 0:\n"
+            "        with torch.no_grad():\n"
+            "            print(it, torch_mse(net(x_test), y_test).item())\n",
+        },
+        points={"training_loop": 0, "test_loss": 0, "training_monitoring": 0},
+    ),
+    # Wrong: always the example batch from above (never a new one); the predictions without torch.no_grad();
+    # loss_hist only every 100 steps.
+    "falsch_beispielbatch_ohne_no_grad_selten": Variant(
+        answers={
+            "training_loop": LOOP_HEAD + "for _ in tqdm(range(max_iter)):\n"
+            "    loss = torch_mse(net(x_batch), y_batch)\n"
+            "    optimizer.zero_grad()\n"
+            "    loss.backward()\n"
+            "    optimizer.step()\n",
+            "test_loss": "y_pred_test = net(x_test)\nerr = torch_mse(y_pred_test, y_test)\nprint(err)",
+            "training_monitoring": monitoring(append="if it % 100 == 0:\n        loss_hist.append(loss.item())"),
+        },
+        points={"training_loop": 0, "test_loss": 0, "training_monitoring": 0},
+    ),
+    # Wrong: one batch drawn once before the loop; the root of the MSE; the improved network but without
+    # zero_grad in the monitoring loop.
+    "falsch_einmal_gezogen_wurzel_monitoring_ohne_zero_grad": Variant(
+        answers={
+            "training_loop": LOOP_HEAD + "batch_ind = torch.randint(len(x_train), (16,))\n"
+            "for _ in tqdm(range(max_iter)):\n"
+            "    loss = torch_mse(net(x_train[batch_ind]), y_train[batch_ind])\n"
+            "    optimizer.zero_grad()\n"
+            "    loss.backward()\n"
+            "    optimizer.step()\n",
+            "test_loss": "with torch.no_grad():\n"
+            "    y_pred_test = net(x_test)\n"
+            "    err = torch_mse(y_pred_test, y_test).sqrt()\n",
+            "training_monitoring": monitoring(zero_grad="pass"),
+        },
+        points={"training_loop": 0, "test_loss": 0, "training_monitoring": 0},
+    ),
+}
