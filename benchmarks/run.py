@@ -1,10 +1,14 @@
-"""Benchmark (prints figures, asserts nothing): solution notebooks and autograding of the demo submissions.
+"""Benchmark (prints figures, asserts nothing): solution notebooks and autograding.
 
     python benchmarks/run.py [assignment ...]
 
-1. seconds to execute each solution notebook (as `course check` does);
-2. seconds to autograde the three demo submissions of each notebook, one at a time (per notebook and
-   per submission), and the whole batch with the course's parallel grading (all cores).
+1. seconds to execute each solution notebook (as `course check` does), and a bare kernel start;
+2. the three demo submissions of every notebook (solution, blank, partly solved) graded
+   a) with plain `nbgrader autograde`, one process per assignment, submissions one after another,
+   b) with the course's grading one at a time (`course grade -j 1`: own process, sandbox, guard),
+   c) with the course's parallel grading on all cores (`course grade`);
+   per notebook and in total, as submissions per minute, and the per-submission overhead of (b)
+   compared with a bare kernel start plus the notebook's own compute.
 Runs in a temporary copy of the course, so the working tree and its gradebook stay untouched.
 """
 
@@ -12,6 +16,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -41,32 +46,57 @@ def fresh_course(tmp: Path, names: list[str]) -> Path:
     return root
 
 
+def bare_kernel_start() -> float:
+    """Seconds to start a python3 kernel, wait until it answers, and shut it down."""
+    from jupyter_client.manager import start_new_kernel
+
+    start = time.perf_counter()
+    km, kc = start_new_kernel(kernel_name="python3")
+    kc.stop_channels()
+    km.shutdown_kernel(now=False)
+    return time.perf_counter() - start
+
+
+def plain_nbgrader(root: Path, name: str) -> None:
+    cmd = [sys.executable, "-m", "nbgrader", "autograde", name, "--force", "--create", "--log-level=ERROR"]
+    subprocess.run(cmd, cwd=root, check=False, capture_output=True)
+
+
 def main(names: list[str]) -> None:
     os.environ.setdefault("COURSE_DATA_DIR", str(REPO / "data"))
     names = names or pipeline.assignments(REPO)
+    per_sub = len(pipeline.DEMO_STUDENTS)
+    count = len(names) * per_sub
     print(f"Maschine: {os.cpu_count()} Kerne, Python {sys.version.split()[0]}")
+
     print("\n1. Lösungsnotebooks ausführen")
-    total = 0.0
+    compute = {}
     for name in names:
-        seconds = timed(pipeline.execute_notebook, pipeline.source_notebook(REPO, name))
-        total += seconds
-        print(f"   {name:<20} {seconds:6.1f} s")
-    print(f"   {'Summe':<20} {total:6.1f} s")
+        compute[name] = timed(pipeline.execute_notebook, pipeline.source_notebook(REPO, name))
+        print(f"   {name:<20} {compute[name]:6.1f} s")
+    print(f"   {'Summe':<20} {sum(compute.values()):6.1f} s")
+    kernel = min(bare_kernel_start() for _ in range(3))
+    print(f"   nackter Kernelstart (Start, Antwort, Ende): {kernel:.1f} s")
 
     with tempfile.TemporaryDirectory() as tmp:
         root = fresh_course(Path(tmp), names)
-        n = len(pipeline.DEMO_STUDENTS)
-        print(f"\n2. Demo-Abgaben bewerten ({n} pro Notebook), nacheinander")
-        total = 0.0
+        print(f"\n2. {count} Demo-Abgaben bewerten ({per_sub} pro Notebook)")
+        print(f"   {'Notebook':<20} {'nbgrader':>9} {'course -j1':>11} {'pro Abgabe':>11} {'Kernel+Notebook':>16}")
+        plain, single = {}, {}
         for name in names:
-            seconds = timed(pipeline.grade, root, name, jobs=1, progress=False)
-            total += seconds
-            print(f"   {name:<20} {seconds:6.1f} s  ({seconds / n:5.1f} s pro Abgabe)")
-        print(f"   {'Summe':<20} {total:6.1f} s  ({len(names) * n * 60 / total:5.1f} Abgaben pro Minute)")
+            plain[name] = timed(plain_nbgrader, root, name)
+            single[name] = timed(pipeline.grade, root, name, jobs=1, progress=False)
+            floor = kernel + compute[name]
+            print(f"   {name:<20} {plain[name]:8.1f}s {single[name]:10.1f}s {single[name] / per_sub:10.1f}s "
+                  f"{floor:9.1f}s (x{single[name] / per_sub / floor:.2f})")  # fmt: skip
         jobs = os.cpu_count() or 1
-        seconds = timed(pipeline.grade, root, jobs=jobs, progress=False)
-        print(f"\n3. Alle {len(names) * n} Abgaben parallel ({jobs} Prozesse): {seconds:.1f} s "
-              f"({len(names) * n * 60 / seconds:.1f} Abgaben pro Minute, Faktor {total / seconds:.2f})")  # fmt: skip
+        parallel = timed(pipeline.grade, root, jobs=jobs, progress=False)
+        total_plain, total_single = sum(plain.values()), sum(single.values())
+        rate = lambda seconds: f"{seconds:6.1f} s  {count * 60 / seconds:5.1f} Abgaben/min"  # noqa: E731
+        print(f"\n   nbgrader autograde, nacheinander: {rate(total_plain)}")
+        print(f"   course grade -j 1:                {rate(total_single)}")
+        print(f"   course grade -j {jobs} (parallel):     {rate(parallel)}"
+              f"  (Faktor {total_plain / parallel:.2f} gegenüber nbgrader)")  # fmt: skip
 
 
 if __name__ == "__main__":

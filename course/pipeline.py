@@ -130,13 +130,15 @@ class GradeResult:
     seconds: float = 0.0
 
 
-def _autograde_one(root: Path, assignment: str, student: str) -> GradeResult:
+def _autograde_one(root: Path, assignment: str, student: str, threads: int = 1) -> GradeResult:
     """Autograde one submission in a child process (``python -m course.pipeline``)."""
     start = time.perf_counter()
+    env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", str(threads))}
     proc = subprocess.run(
         [sys.executable, "-m", "course.pipeline", str(root), assignment, student],
         capture_output=True,
         text=True,
+        env=env,
     )
     lines = [line for line in proc.stdout.splitlines() if line.strip()]
     seconds = time.perf_counter() - start
@@ -232,7 +234,8 @@ def grade(
     jobs = max(1, min(jobs or os.cpu_count() or 1, len(todo) or 1))
     results: list[GradeResult] = []
     with ThreadPoolExecutor(max_workers=jobs) as pool:
-        futures = [pool.submit(_autograde_one, root, a, s) for a, s in todo]
+        threads = max(1, (os.cpu_count() or 1) // jobs)  # parallel kernels must not fight over the cores
+        futures = [pool.submit(_autograde_one, root, a, s, threads) for a, s in todo]
         done = as_completed(futures)
         if progress:
             from tqdm import tqdm

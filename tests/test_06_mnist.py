@@ -1,0 +1,321 @@
+"""Grading of 06_mnist: alternative correct answers get full points, typical mistakes get none.
+
+Every Variant is a full autograde with training, so the alternatives of all tasks share two
+Variants and the mistakes share two more.
+"""
+
+from harness import Variant, test_points  # noqa: F401  (test_points is collected by pytest)
+
+ASSIGNMENT = "06_mnist"
+
+TASKS = ("dataloader", "mnist_net", "loss_optimizer", "mnist_training", "accuracy", "accuracy_per_epoch")
+NONE = dict.fromkeys(TASKS, 0)
+
+# --------------------------------------------------------------------------- correct alternatives
+
+RICHTIG_A = {
+    # positional arguments, explicit shuffle=False
+    "dataloader": """
+train_loader = torch.utils.data.DataLoader(mnist_train, 16, True)
+test_loader = torch.utils.data.DataLoader(mnist_test, batch_size=16, shuffle=False)
+""",
+    # own nn.Module class without Flatten/ReLU modules, moved to the device right away
+    "mnist_net": """
+class DigitNet(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.hidden = torch.nn.Linear(784, 100)
+        self.out = torch.nn.Linear(100, 10)
+
+    def forward(self, x):
+        x = x.reshape(x.shape[0], -1)
+        return self.out(torch.relu(self.hidden(x)))
+
+
+net = DigitNet().to(device)
+""",
+    "loss_optimizer": """
+from torch import nn
+
+loss_fn = nn.CrossEntropyLoss()
+optimizer = torch.optim.Adam(params=net.parameters(), lr=0.001)
+""",
+    # zero_grad first, enumerate, float(loss)
+    "mnist_training": """
+def train(net, loader, loss_fn, optimizer, n_epoch):
+    loss_hist = []
+    for ep in range(n_epoch):
+        for i, (x_batch, y_batch) in enumerate(tqdm(loader)):
+            optimizer.zero_grad()
+            loss = loss_fn(net(x_batch.to(device)), y_batch.to(device))
+            loss.backward()
+            optimizer.step()
+            loss_hist.append(float(loss))
+    return loss_hist
+""",
+    # without torch.no_grad (wasteful, not wrong), max(...).indices, counts kept as tensors
+    "accuracy": """
+def evaluate(net, loader):
+    sum_correct = 0
+    sum_imgs = 0
+    for x_batch, y_batch in loader:
+        x_batch, y_batch = x_batch.to(device), y_batch.to(device)
+        y_pred = net(x_batch).max(dim=1).indices
+        sum_correct += (y_pred == y_batch).sum()
+        sum_imgs += x_batch.shape[0]
+    return sum_correct / sum_imgs
+""",
+    # reuses the student's own train and evaluate, one epoch per loop pass
+    "accuracy_per_epoch": """
+n_epoch = 2 if AUTOGRADING else 5
+acc_hist = []
+better_net = torch.nn.Sequential(
+    torch.nn.Flatten(), torch.nn.Linear(784, 512), torch.nn.ReLU(), torch.nn.Linear(512, 10)
+).to(device)
+loader = torch.utils.data.DataLoader(mnist_train, batch_size=32, shuffle=True)
+opt = torch.optim.Adam(better_net.parameters(), lr=1e-3)
+for ep in range(n_epoch):
+    train(better_net, loader, torch.nn.CrossEntropyLoss(), opt, 1)
+    acc_hist.append(evaluate(better_net, test_loader))
+""",
+}
+
+RICHTIG_B = {
+    # an explicit sampler instead of shuffle=True
+    "dataloader": """
+from torch.utils.data import DataLoader, RandomSampler
+
+train_loader = DataLoader(mnist_train, batch_size=16, sampler=RandomSampler(mnist_train))
+test_loader = DataLoader(dataset=mnist_test, batch_size=16)
+""",
+    # two hidden layers with Tanh, Dropout
+    "mnist_net": """
+net = torch.nn.Sequential(
+    torch.nn.Flatten(start_dim=1),
+    torch.nn.Linear(784, 200),
+    torch.nn.Tanh(),
+    torch.nn.Dropout(0.1),
+    torch.nn.Linear(200, 64),
+    torch.nn.Tanh(),
+    torch.nn.Linear(64, 10),
+)
+""",
+    "loss_optimizer": """
+loss_fn = torch.nn.CrossEntropyLoss(reduction="mean")
+optimizer = torch.optim.Adam(list(net.parameters()), lr=2e-3)
+""",
+    # zero_grad after the step, net.train(), loss.detach().item(), list concatenation
+    "mnist_training": """
+def train(net, loader, loss_fn, optimizer, n_epoch):
+    net.train()
+    loss_hist = []
+    for _ in range(n_epoch):
+        for x_batch, y_batch in tqdm(loader, leave=False):
+            x_batch = x_batch.to(device)
+            y_batch = y_batch.to(device)
+            output = net(x_batch)
+            loss = loss_fn(output, y_batch)
+            loss.backward()
+            optimizer.step()
+            optimizer.zero_grad()
+            loss_hist += [loss.detach().item()]
+    return loss_hist
+""",
+    # no_grad around the loop, softmax before argmax, eval mode, numel
+    "accuracy": """
+def evaluate(net, loader):
+    net.eval()
+    sum_correct = 0
+    sum_imgs = 0
+    with torch.no_grad():
+        for x_batch, y_batch in loader:
+            probabilities = torch.softmax(net(x_batch.to(device)), dim=1)
+            predicted = torch.argmax(probabilities, dim=-1)
+            sum_correct += predicted.eq(y_batch.to(device)).sum().item()
+            sum_imgs += y_batch.numel()
+    net.train()
+    return sum_correct / sum_imgs
+""",
+    # stores a copy of the net after every epoch and evaluates the copies afterwards (with Dropout, eval mode)
+    "accuracy_per_epoch": """
+import copy
+
+n_epoch = 2 if AUTOGRADING else 5
+acc_hist = []
+better_net = torch.nn.Sequential(
+    torch.nn.Flatten(),
+    torch.nn.Linear(784, 256),
+    torch.nn.ReLU(),
+    torch.nn.Dropout(0.05),
+    torch.nn.Linear(256, 128),
+    torch.nn.ReLU(),
+    torch.nn.Linear(128, 10),
+).to(device)
+opt = torch.optim.Adam(better_net.parameters(), lr=2e-3)
+my_loader = torch.utils.data.DataLoader(mnist_train, batch_size=64, shuffle=True)
+snapshots = []
+for ep in range(n_epoch):
+    better_net.train()
+    for x, y in tqdm(my_loader):
+        opt.zero_grad()
+        torch.nn.functional.cross_entropy(better_net(x.to(device)), y.to(device)).backward()
+        opt.step()
+    snapshots.append(copy.deepcopy(better_net))
+for snapshot in snapshots:
+    snapshot.eval()
+    correct = 0
+    with torch.no_grad():
+        for x, y in torch.utils.data.DataLoader(mnist_test, batch_size=1000):
+            correct += (snapshot(x.to(device)).argmax(1) == y.to(device)).sum().item()
+    acc_hist.append(correct / len(mnist_test))
+better_net.eval()
+""",
+}
+
+# --------------------------------------------------------------------------- typical mistakes
+
+FALSCH_A = {
+    # the test data are shuffled too
+    "dataloader": """
+train_loader = torch.utils.data.DataLoader(mnist_train, batch_size=16, shuffle=True)
+test_loader = torch.utils.data.DataLoader(mnist_test, batch_size=16, shuffle=True)
+""",
+    # no nonlinearity: the whole net is one linear map
+    "mnist_net": """
+net = torch.nn.Sequential(
+    torch.nn.Flatten(),
+    torch.nn.Linear(784, 128),
+    torch.nn.Linear(128, 10),
+)
+""",
+    # the optimizer trains a different network
+    "loss_optimizer": """
+loss_fn = torch.nn.CrossEntropyLoss()
+optimizer = torch.optim.Adam(torch.nn.Linear(784, 10).parameters())
+""",
+    # the loss tensor itself (with its graph) is stored instead of a number
+    "mnist_training": """
+def train(net, loader, loss_fn, optimizer, n_epoch):
+    loss_hist = []
+    for ep in range(n_epoch):
+        for x_batch, y_batch in tqdm(loader):
+            x_batch, y_batch = x_batch.to(device), y_batch.to(device)
+            loss = loss_fn(net(x_batch), y_batch)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            loss_hist.append(loss)
+    return loss_hist
+""",
+    # counts batches instead of images
+    "accuracy": """
+def evaluate(net, loader):
+    sum_correct = 0
+    sum_imgs = 0
+    for x_batch, y_batch in loader:
+        x_batch, y_batch = x_batch.to(device), y_batch.to(device)
+        with torch.no_grad():
+            y_pred = net(x_batch)
+        sum_correct += (y_pred.argmax(dim=1) == y_batch).sum().item()
+        sum_imgs += 1
+    return sum_correct / sum_imgs
+""",
+    # the counters are not reset per epoch: from the second epoch on the value mixes all epochs
+    "accuracy_per_epoch": """
+n_epoch = 2 if AUTOGRADING else 5
+acc_hist = []
+better_net = torch.nn.Sequential(
+    torch.nn.Flatten(), torch.nn.Linear(784, 256), torch.nn.ReLU(), torch.nn.Linear(256, 10)
+).to(device)
+opt = torch.optim.Adam(better_net.parameters(), lr=2e-3)
+loader = torch.utils.data.DataLoader(mnist_train, batch_size=64, shuffle=True)
+sum_correct = 0
+sum_imgs = 0
+for ep in range(n_epoch):
+    for x, y in tqdm(loader):
+        loss = torch.nn.functional.cross_entropy(better_net(x.to(device)), y.to(device))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    with torch.no_grad():
+        for x, y in torch.utils.data.DataLoader(mnist_test, batch_size=500):
+            sum_correct += (better_net(x.to(device)).argmax(dim=1) == y.to(device)).sum().item()
+            sum_imgs += len(y)
+    acc_hist.append(sum_correct / sum_imgs)
+""",
+}
+
+FALSCH_B = {
+    # the training data are not shuffled
+    "dataloader": """
+train_loader = torch.utils.data.DataLoader(mnist_train, batch_size=16)
+test_loader = torch.utils.data.DataLoader(mnist_test, batch_size=16)
+""",
+    # no Flatten: Linear gets images of shape (1, 28, 28)
+    "mnist_net": """
+net = torch.nn.Sequential(
+    torch.nn.Linear(784, 128),
+    torch.nn.ReLU(),
+    torch.nn.Linear(128, 10),
+)
+""",
+    # SGD instead of Adam
+    "loss_optimizer": """
+loss_fn = torch.nn.CrossEntropyLoss()
+optimizer = torch.optim.SGD(net.parameters(), lr=0.01)
+""",
+    # zero_grad forgotten: the gradients pile up over the batches
+    "mnist_training": """
+def train(net, loader, loss_fn, optimizer, n_epoch):
+    loss_hist = []
+    for ep in range(n_epoch):
+        for x_batch, y_batch in tqdm(loader):
+            x_batch, y_batch = x_batch.to(device), y_batch.to(device)
+            loss = loss_fn(net(x_batch), y_batch)
+            loss.backward()
+            optimizer.step()
+            loss_hist.append(loss.item())
+    return loss_hist
+""",
+    # argmax over the batch dimension
+    "accuracy": """
+def evaluate(net, loader):
+    sum_correct = 0
+    sum_imgs = 0
+    for x_batch, y_batch in loader:
+        x_batch, y_batch = x_batch.to(device), y_batch.to(device)
+        with torch.no_grad():
+            y_pred = net(x_batch)
+        sum_correct += (y_pred.argmax(dim=0) == y_batch).sum().item()
+        sum_imgs += len(y_batch)
+    return sum_correct / sum_imgs
+""",
+    # accuracy in percent instead of a fraction
+    "accuracy_per_epoch": """
+n_epoch = 2 if AUTOGRADING else 5
+acc_hist = []
+better_net = torch.nn.Sequential(
+    torch.nn.Flatten(), torch.nn.Linear(784, 256), torch.nn.ReLU(), torch.nn.Linear(256, 10)
+).to(device)
+opt = torch.optim.Adam(better_net.parameters(), lr=2e-3)
+loader = torch.utils.data.DataLoader(mnist_train, batch_size=64, shuffle=True)
+for ep in range(n_epoch):
+    for x, y in tqdm(loader):
+        loss = torch.nn.functional.cross_entropy(better_net(x.to(device)), y.to(device))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    correct = 0
+    with torch.no_grad():
+        for x, y in torch.utils.data.DataLoader(mnist_test, batch_size=500):
+            correct += (better_net(x.to(device)).argmax(dim=1) == y.to(device)).sum().item()
+    acc_hist.append(100 * correct / len(mnist_test))
+""",
+}
+
+VARIANTS = {
+    "richtig_a": Variant(answers=RICHTIG_A),
+    "richtig_b": Variant(answers=RICHTIG_B),
+    "falsch_a": Variant(answers=FALSCH_A, points=NONE),
+    "falsch_b": Variant(answers=FALSCH_B, points=NONE),
+}
