@@ -274,7 +274,11 @@ def test_regrading_is_idempotent_and_keeps_manual_grades(course_root, graded):
 
 def test_sources_and_release_untouched(course_root, graded):
     """Grading hostile submissions changes neither the instructor version nor the student version."""
-    assert nbformat.read(course_root / "source" / A / "probe.ipynb", as_version=4) == robust_notebook()
+    def content(nb):
+        return [(c.cell_type, c.source, c.metadata) for c in nb.cells]
+
+    source = nbformat.read(course_root / "source" / A / "probe.ipynb", as_version=4)
+    assert content(source) == content(robust_notebook())
     released = pipeline.read_notebook(pipeline.student_notebook(course_root, A))
     assert all("BEGIN SOLUTION" not in c.source for c in released.cells)
 
