@@ -1,5 +1,6 @@
 """nbgrader configuration of the course (German stubs, timeouts, gradebook)."""
 
+import importlib.util
 import os
 from pathlib import Path
 
@@ -46,4 +47,10 @@ c.GenerateFeedback.preprocessors = [
     "course.feedback.SummarizeTestErrors",
     "nbgrader.preprocessors.ClearHiddenTests",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
+]
+
+# Feedback in German: course/templates/feedback is nbgrader's template with translated labels.
+c.HTMLExporter.template_name = "feedback"  # our German copy shadows nbgrader's
+c.HTMLExporter.extra_template_basedirs = [
+    str(Path(importlib.util.find_spec("course").submodule_search_locations[0]) / "templates")
 ]
