@@ -208,7 +208,11 @@ def _autograde_in_this_process(root: Path, assignment: str, student: str) -> Gra
         notes = stage_submission(root, assignment, student)
         api = nbgrader_api(root, kernel_config(root))
         api.coursedir.submitted_directory = STAGING
-        result = api.autograde(assignment, student, force=True, create=True)
+        for attempt in range(3):  # parallel workers share one SQLite gradebook: retry a busy database
+            result = api.autograde(assignment, student, force=True, create=True)
+            if result.get("success") or "database is locked" not in str(result.get("error", "")):
+                break
+            time.sleep(1 + attempt)
     except CourseError as exc:
         return GradeResult(assignment, student, False, str(exc))
     finally:
