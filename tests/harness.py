@@ -20,6 +20,27 @@ from course.submissions import is_autograded_test, nbgrader_meta, solution_answe
 REPO = Path(__file__).resolve().parents[1]
 
 
+def grading_meta(**fields) -> dict:
+    """Cell metadata in nbgrader's schema: an ordinary cell, updated with ``fields``."""
+    return {
+        "nbgrader": {"grade": False, "locked": False, "schema_version": 3, "solution": False, "task": False, **fields}
+    }
+
+
+def reference_answers(assignment: str) -> dict[str, str]:
+    """The solution of every answer cell of ``source/<assignment>`` (``grade_id -> source``)."""
+    return solution_answers(pipeline.read_notebook(pipeline.source_notebook(REPO, assignment)))
+
+
+def changed(answers: dict[str, str], task: str, *replacements: tuple[str, str]) -> str:
+    """``answers[task]`` with each ``old`` replaced by ``new``; ``old`` must occur, so a variant cannot go stale."""
+    source = answers[task]
+    for old, new in replacements:
+        assert old in source, f"{task}: {old!r} not in the reference answer"
+        source = source.replace(old, new)
+    return source
+
+
 @dataclass
 class Variant:
     """A submission: ``answers`` by grade_id on top of ``base`` ("solution" or "blank").

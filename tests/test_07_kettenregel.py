@@ -1,25 +1,15 @@
 """Grading of 07_kettenregel: alternative correct answers get full points, typical mistakes get 0."""
 
-from pathlib import Path
-
-import nbformat
-from harness import Variant, test_points  # noqa: F401  (test_points is collected by pytest)
-
-from course.submissions import solution_answers
+from harness import Variant, reference_answers, test_points  # noqa: F401  (test_points is collected by pytest)
+from harness import changed as _changed
 
 ASSIGNMENT = "07_kettenregel"
 
-_NOTEBOOK = Path(__file__).resolve().parents[1] / "source" / ASSIGNMENT / "kettenregel.ipynb"
-SOLUTION = solution_answers(nbformat.read(_NOTEBOOK, as_version=4))
+SOLUTION = reference_answers(ASSIGNMENT)
 
 
 def changed(task: str, *replacements: tuple[str, str]) -> str:
-    """The reference answer of ``task`` with each ``old`` replaced by ``new`` (``old`` must occur)."""
-    source = SOLUTION[task]
-    for old, new in replacements:
-        assert old in source, f"{task}: {old!r} not in the reference answer"
-        source = source.replace(old, new)
-    return source
+    return _changed(SOLUTION, task, *replacements)
 
 
 # The parts of the reference answers that the variants change.
@@ -150,9 +140,7 @@ VARIANTS = {
             # du/dx = 2x taken as 2: right for x = 1 only
             "kettenregel_hand": changed("kettenregel_hand", ("dr_dx = dr_du * 2 * x", "dr_dx = dr_du * 2")),
             # x does not record gradients
-            "autograd": changed(
-                "autograd", ("x = torch.tensor(1.0, requires_grad=True)", "x = torch.tensor(1.0)")
-            ),
+            "autograd": changed("autograd", ("x = torch.tensor(1.0, requires_grad=True)", "x = torch.tensor(1.0)")),
             # sigma'(Z) forgotten
             "numpy_backward": changed(
                 "numpy_backward",
@@ -213,9 +201,7 @@ VARIANTS = {
     "falsch_indizes": Variant(
         answers={
             # input of the layer taken one index too far back (the layer's own output)
-            "numpy_backward": changed(
-                "numpy_backward", ("delta.T @ activations[-i - 1]", "delta.T @ activations[-i]")
-            ),
+            "numpy_backward": changed("numpy_backward", ("delta.T @ activations[-i - 1]", "delta.T @ activations[-i]")),
             # loss without the factor 0.5: gradients twice as large
             "torch_gradients": changed(
                 "torch_gradients", ("loss = self.loss_func(out, y)", "loss = torch.mean((out - y) ** 2)")

@@ -1,25 +1,15 @@
 """Grading of 08_micrograd: alternative correct answers get full points, typical mistakes get 0."""
 
-from pathlib import Path
-
-import nbformat
-from harness import Variant, test_points  # noqa: F401  (test_points is collected by pytest)
-
-from course.submissions import solution_answers
+from harness import Variant, reference_answers, test_points  # noqa: F401  (test_points is collected by pytest)
+from harness import changed as _changed
 
 ASSIGNMENT = "08_micrograd"
 
-_NOTEBOOK = Path(__file__).resolve().parents[1] / "source" / ASSIGNMENT / "micrograd.ipynb"
-SOLUTION = solution_answers(nbformat.read(_NOTEBOOK, as_version=4))
+SOLUTION = reference_answers(ASSIGNMENT)
 
 
 def changed(task: str, *replacements: tuple[str, str]) -> str:
-    """The reference answer of ``task`` with each ``old`` replaced by ``new`` (``old`` must occur)."""
-    source = SOLUTION[task]
-    for old, new in replacements:
-        assert old in source, f"{task}: {old!r} not in the reference answer"
-        source = source.replace(old, new)
-    return source
+    return _changed(SOLUTION, task, *replacements)
 
 
 # The parts of the reference answers that the variants change.
@@ -30,12 +20,7 @@ ADD_ACC = "            self.grad += out.grad\n            other.grad += out.grad
 MUL_ACC = "            self.grad += other.data * out.grad\n            other.grad += self.data * out.grad\n"
 RELU_ACC = "            self.grad += (1.0 if self.data > 0 else 0.0) * out.grad\n"
 MANUAL = "o.grad = 1.0\no._backward()\nn._backward()\nx1w1x2w2._backward()\nx1w1._backward()\nx2w2._backward()"
-BACKWARD = (
-    "        besuche(self)\n"
-    "        self.grad = 1.0\n"
-    "        for v in reversed(topo):\n"
-    "            v._backward()"
-)
+BACKWARD = "        besuche(self)\n        self.grad = 1.0\n        for v in reversed(topo):\n            v._backward()"
 VISIT = (
     "        if v not in visited:\n"
     "            visited.add(v)\n"
@@ -121,10 +106,15 @@ VARIANTS = {
             ),
             "gradienten_akkumulieren": changed(
                 "gradienten_akkumulieren",
-                (ADD_ACC, "            self.grad = self.grad + out.grad\n"
-                          "            other.grad = other.grad + out.grad\n"),
-                (MUL_ACC, "            self.grad = self.grad + other.data * out.grad\n"
-                          "            other.grad = other.grad + self.data * out.grad\n"),
+                (
+                    ADD_ACC,
+                    "            self.grad = self.grad + out.grad\n            other.grad = other.grad + out.grad\n",
+                ),
+                (
+                    MUL_ACC,
+                    "            self.grad = self.grad + other.data * out.grad\n"
+                    "            other.grad = other.grad + self.data * out.grad\n",
+                ),
                 (RELU_ACC, "            self.grad = self.grad + (out.data > 0) * out.grad\n"),
             ),  # fmt: skip
             # mean squared error, zero_grad() method, gradients reset after the update, sum() from 0
@@ -295,9 +285,7 @@ VARIANTS = {
                 "topo_sort",
                 (
                     VISIT,
-                    "        for child in v._prev:\n"
-                    "            besuche(child)\n"
-                    "        topo.append(v)\n",
+                    "        for child in v._prev:\n            besuche(child)\n        topo.append(v)\n",
                 ),
             ),
             "backward_methode": changed(  # gradient of the root not set to 1

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from harness import grading_meta
 
 import course
 from course import data
@@ -118,26 +119,21 @@ def probe_notebook():
     """A two-task notebook in the course's format (one autograded task, one free-text answer)."""
     from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-    def meta(**kw):
-        return {
-            "nbgrader": {"grade": False, "locked": False, "schema_version": 3, "solution": False, "task": False, **kw}
-        }
-
     return new_notebook(
         cells=[
             new_markdown_cell("# Probe"),
             new_code_cell(
                 "def doppelt(x):\n    ### BEGIN SOLUTION\n    return 2 * x\n    ### END SOLUTION",
-                metadata=meta(grade_id="doppelt", solution=True),
+                metadata=grading_meta(grade_id="doppelt", solution=True),
             ),
             new_code_cell(
                 "assert doppelt(2) == 4, 'doppelt(2) sollte 4 sein'\n### BEGIN HIDDEN TESTS\n"
                 "assert doppelt(-3) == -6\n### END HIDDEN TESTS",
-                metadata=meta(grade=True, grade_id="test_doppelt", locked=True, points=2),
+                metadata=grading_meta(grade=True, grade_id="test_doppelt", locked=True, points=2),
             ),
             new_markdown_cell(
                 "Warum?\n\n### BEGIN SOLUTION\nDarum.\n### END SOLUTION",
-                metadata=meta(grade=True, grade_id="warum", solution=True, points=1),
+                metadata=grading_meta(grade=True, grade_id="warum", solution=True, points=1),
             ),
         ],
         metadata={"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"}},

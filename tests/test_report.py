@@ -8,6 +8,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from harness import grading_meta
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
 from course import cli, pipeline, report
@@ -40,10 +41,6 @@ STUDENTS = {
 }
 
 
-def meta(**kw):
-    return {"nbgrader": {"grade": False, "locked": False, "schema_version": 3, "solution": False, "task": False, **kw}}
-
-
 def report_notebook():
     """Two autograded tasks with distinct German assertion messages and one free-text answer."""
     return new_notebook(
@@ -51,27 +48,27 @@ def report_notebook():
             new_markdown_cell("# Probe"),
             new_code_cell(
                 "def doppelt(x):\n    ### BEGIN SOLUTION\n    return 2 * x\n    ### END SOLUTION",
-                metadata=meta(grade_id="doppelt", solution=True),
+                metadata=grading_meta(grade_id="doppelt", solution=True),
             ),
             new_code_cell(
                 'assert doppelt(2) == 4, "doppelt(2) muss 4 ergeben."\n### BEGIN HIDDEN TESTS\n'
                 'assert doppelt(-3) == -6, "doppelt(-3) muss -6 ergeben."\n### END HIDDEN TESTS',
-                metadata=meta(grade=True, grade_id="test_doppelt", locked=True, points=2),
+                metadata=grading_meta(grade=True, grade_id="test_doppelt", locked=True, points=2),
             ),
             new_code_cell(
                 "def quadrat(x):\n    ### BEGIN SOLUTION\n    return x * x\n    ### END SOLUTION",
-                metadata=meta(grade_id="quadrat", solution=True),
+                metadata=grading_meta(grade_id="quadrat", solution=True),
             ),
             new_code_cell(
                 'assert quadrat(3) == 9, "quadrat(3) muss 9 ergeben, nicht <etwas anderes>."\n'
                 "### BEGIN HIDDEN TESTS\n"
                 'assert quadrat(-2) == 4, "quadrat(-2) muss 4 ergeben (versteckter Test)."\n'
                 "### END HIDDEN TESTS",
-                metadata=meta(grade=True, grade_id="test_quadrat", locked=True, points=1),
+                metadata=grading_meta(grade=True, grade_id="test_quadrat", locked=True, points=1),
             ),
             new_markdown_cell(
                 "Warum?\n\n### BEGIN SOLUTION\nDarum.\n### END SOLUTION",
-                metadata=meta(grade=True, grade_id="warum", solution=True, points=1),
+                metadata=grading_meta(grade=True, grade_id="warum", solution=True, points=1),
             ),
         ],
         metadata={"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"}},
@@ -186,7 +183,7 @@ def test_html_messages_are_counted_and_escaped(written):
 
 def test_only_the_top_five_messages_per_task(tmp_path):
     """Seven students with seven different messages: the CSV keeps all, the HTML shows five."""
-    cell = new_code_cell("assert False", metadata=meta(grade=True, grade_id="test_a", locked=True, points=1))
+    cell = new_code_cell("assert False", metadata=grading_meta(grade=True, grade_id="test_a", locked=True, points=1))
     for i in range(7):
         nb = new_notebook(cells=[cell.copy()])
         nb.cells[0].outputs = [new_output("error", ename="AssertionError", evalue=f"Meldung {i}", traceback=[])]

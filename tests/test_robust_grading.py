@@ -10,6 +10,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from harness import grading_meta
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from course import pipeline
@@ -20,17 +21,15 @@ A = "01_robust"
 FULL = {"eins": 1.0, "zwei": 2.0, "drei": 1.0}
 
 
-def meta(**kw):
-    return {"nbgrader": {"grade": False, "locked": False, "schema_version": 3, "solution": False, "task": False, **kw}}
-
-
 def answer(grade_id, code):
-    return new_code_cell(code, metadata=meta(grade_id=grade_id, solution=True))
+    return new_code_cell(code, metadata=grading_meta(grade_id=grade_id, solution=True))
 
 
 def graded_cell(grade_id, points, visible, hidden):
     source = f"{visible}\n### BEGIN HIDDEN TESTS\n{hidden}\n### END HIDDEN TESTS"
-    return new_code_cell(source, metadata=meta(grade=True, grade_id=f"test_{grade_id}", locked=True, points=points))
+    return new_code_cell(
+        source, metadata=grading_meta(grade=True, grade_id=f"test_{grade_id}", locked=True, points=points)
+    )
 
 
 def robust_notebook():
@@ -44,7 +43,7 @@ def robust_notebook():
             answer("drei", "### BEGIN SOLUTION\nc = 3\n### END SOLUTION"),
             graded_cell("drei", 1, "assert c == 3, 'c sollte 3 sein'", "assert c - 3 == 0"),
             new_markdown_cell("Warum?\n\n### BEGIN SOLUTION\nDarum.\n### END SOLUTION",
-                              metadata=meta(grade=True, grade_id="warum", solution=True, points=1)),
+                              metadata=grading_meta(grade=True, grade_id="warum", solution=True, points=1)),
         ],
         metadata={"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"}},
     )  # fmt: skip
@@ -274,6 +273,7 @@ def test_regrading_is_idempotent_and_keeps_manual_grades(course_root, graded):
 
 def test_sources_and_release_untouched(course_root, graded):
     """Grading hostile submissions changes neither the instructor version nor the student version."""
+
     def content(nb):
         return [(c.cell_type, c.source, c.metadata) for c in nb.cells]
 
