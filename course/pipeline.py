@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
@@ -131,11 +131,11 @@ class GradeResult:
 
 
 def _autograde_one(root: Path, assignment: str, student: str, threads: int = 1) -> GradeResult:
-    """Autograde one submission in a child process (``python -m course.pipeline``)."""
+    """Autograde one submission in a child process (``python -m course.worker``)."""
     start = time.perf_counter()
     env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", str(threads))}
     proc = subprocess.run(
-        [sys.executable, "-m", "course.pipeline", str(root), assignment, student],
+        [sys.executable, "-m", "course.worker", str(root), assignment, student],
         capture_output=True,
         text=True,
         env=env,
@@ -203,7 +203,7 @@ def kernel_config(root: Path) -> dict:
     return sandbox.prepare(Path(os.environ.get("COURSE_DATA_DIR") or root / "data").resolve())
 
 
-def _autograde_in_this_process(root: Path, assignment: str, student: str) -> GradeResult:
+def autograde_submission(root: Path, assignment: str, student: str) -> GradeResult:
     try:
         notes = stage_submission(root, assignment, student)
         api = nbgrader_api(root, kernel_config(root))
@@ -403,26 +403,3 @@ def demo(root: Path, jobs: int | None = None) -> str:
     report = score_table(rows)
     notes = [f"Bewertung fehlgeschlagen: {r.assignment}/{r.student}: {r.message}" for r in failures]
     return "\n".join([report, "", f"Noten: {root / 'grades.csv'} und {per_task}", *notes])
-
-
-def limit_memory() -> None:
-    """Cap the address space of this worker and so of its kernel (``COURSE_GRADING_MEMORY_GB``, 0 = off).
-
-    A cell that asks for more then gets a ``MemoryError`` instead of taking the machine down.
-    """
-    import resource
-
-    gigabytes = float(os.environ.get("COURSE_GRADING_MEMORY_GB", "6"))
-    if gigabytes > 0:
-        limit = int(gigabytes * 1024**3)
-        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-
-
-if __name__ == "__main__":  # worker of grade(): python -m course.pipeline ROOT ASSIGNMENT STUDENT
-    _root, _assignment, _student = sys.argv[1:4]
-    limit_memory()
-    try:
-        _result = _autograde_in_this_process(Path(_root), _assignment, _student)
-    except Exception as exc:  # report, never hide, a crash of nbgrader itself
-        _result = GradeResult(_assignment, _student, False, f"{exc.__class__.__name__}: {exc}")
-    print(json.dumps(asdict(_result)))
