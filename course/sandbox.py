@@ -20,6 +20,7 @@ inside their own containers); ``auto`` (default) uses it when ``bwrap`` works,
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import shutil
@@ -68,6 +69,7 @@ def prepare(data_dir: Path) -> dict:
     wrapper through the environment.
     """
     base = Path(tempfile.mkdtemp(prefix="nn-kurs-sandbox-"))
+    atexit.register(shutil.rmtree, base, True)  # kernelspec, sockets and the scratch folders go with the worker
     spec_dir = base / "share" / "kernels" / KERNEL_NAME
     spec_dir.mkdir(parents=True)
     spec = {

@@ -83,9 +83,15 @@ def grade_attacks(tmp_path_factory, listener, mode, monkeypatch):
     for student, code in attacks(root, listener).items():
         write_case(root, student, solution, {"eins": code}, None)
     monkeypatch.setenv("COURSE_SANDBOX", mode)
+    monkeypatch.setenv("TMPDIR", str(_empty_dir(root.parent / "tmp")))  # where the workers keep kernelspecs
     results = {r.student: r for r in pipeline.grade(root, A, jobs=2, progress=False)}
     scores = {(r["student"], r["task"]): r["score"] for r in pipeline.task_scores(root, A)}
     return root, results, scores
+
+
+def _empty_dir(path):
+    path.mkdir()
+    return path
 
 
 def _repo_config():
@@ -142,3 +148,8 @@ def test_nothing_written_and_gradebook_untouched(sandboxed):
     with Gradebook(pipeline.nbgrader_api(root).coursedir.db_url) as gb:
         manual = [g.manual_score for s in gb.find_assignment(A).submissions for n in s.notebooks for g in n.grades]
     assert all(m is None for m in manual)
+
+
+def test_workers_leave_no_temporary_files(sandboxed):
+    root, results, scores = sandboxed
+    assert list((root.parent / "tmp").iterdir()) == []
