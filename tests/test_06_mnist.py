@@ -4,9 +4,16 @@ Every Variant is a full autograde with training, so the alternatives of all task
 Variants and the mistakes share two more.
 """
 
-from harness import Variant, test_points  # noqa: F401  (test_points is collected by pytest)
+from harness import Variant, reference_answers, test_points  # noqa: F401  (test_points is collected by pytest)
+from harness import changed as _changed
 
 ASSIGNMENT = "06_mnist"
+SOLUTION = reference_answers(ASSIGNMENT)
+
+
+def changed(task: str, *replacements: tuple[str, str]) -> str:
+    return _changed(SOLUTION, task, *replacements)
+
 
 TASKS = ("dataloader", "mnist_net", "loss_optimizer", "mnist_training", "accuracy", "accuracy_per_epoch")
 NONE = dict.fromkeys(TASKS, 0)
@@ -194,32 +201,9 @@ loss_fn = torch.nn.CrossEntropyLoss()
 optimizer = torch.optim.Adam(torch.nn.Linear(784, 10).parameters())
 """,
     # the loss tensor itself (with its graph) is stored instead of a number
-    "mnist_training": """
-def train(net, loader, loss_fn, optimizer, n_epoch):
-    loss_hist = []
-    for ep in range(n_epoch):
-        for x_batch, y_batch in tqdm(loader):
-            x_batch, y_batch = x_batch.to(device), y_batch.to(device)
-            loss = loss_fn(net(x_batch), y_batch)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            loss_hist.append(loss)
-    return loss_hist
-""",
+    "mnist_training": changed("mnist_training", ("loss_hist.append(loss.item())", "loss_hist.append(loss)")),
     # counts batches instead of images
-    "accuracy": """
-def evaluate(net, loader):
-    sum_correct = 0
-    sum_imgs = 0
-    for x_batch, y_batch in loader:
-        x_batch, y_batch = x_batch.to(device), y_batch.to(device)
-        with torch.no_grad():
-            y_pred = net(x_batch)
-        sum_correct += (y_pred.argmax(dim=1) == y_batch).sum().item()
-        sum_imgs += 1
-    return sum_correct / sum_imgs
-""",
+    "accuracy": changed("accuracy", ("sum_imgs += len(y_batch)", "sum_imgs += 1")),
     # the counters are not reset per epoch: from the second epoch on the value mixes all epochs
     "accuracy_per_epoch": """
 n_epoch = 2 if AUTOGRADING else 5
@@ -265,31 +249,9 @@ loss_fn = torch.nn.CrossEntropyLoss()
 optimizer = torch.optim.SGD(net.parameters(), lr=0.01)
 """,
     # zero_grad forgotten: the gradients pile up over the batches
-    "mnist_training": """
-def train(net, loader, loss_fn, optimizer, n_epoch):
-    loss_hist = []
-    for ep in range(n_epoch):
-        for x_batch, y_batch in tqdm(loader):
-            x_batch, y_batch = x_batch.to(device), y_batch.to(device)
-            loss = loss_fn(net(x_batch), y_batch)
-            loss.backward()
-            optimizer.step()
-            loss_hist.append(loss.item())
-    return loss_hist
-""",
+    "mnist_training": changed("mnist_training", ("            optimizer.zero_grad()\n", "")),
     # argmax over the batch dimension
-    "accuracy": """
-def evaluate(net, loader):
-    sum_correct = 0
-    sum_imgs = 0
-    for x_batch, y_batch in loader:
-        x_batch, y_batch = x_batch.to(device), y_batch.to(device)
-        with torch.no_grad():
-            y_pred = net(x_batch)
-        sum_correct += (y_pred.argmax(dim=0) == y_batch).sum().item()
-        sum_imgs += len(y_batch)
-    return sum_correct / sum_imgs
-""",
+    "accuracy": changed("accuracy", ("argmax(dim=1)", "argmax(dim=0)")),
     # accuracy in percent instead of a fraction
     "accuracy_per_epoch": """
 n_epoch = 2 if AUTOGRADING else 5
