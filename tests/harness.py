@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from course import pipeline
 from course.submissions import is_autograded_test, nbgrader_meta, solution_answers
@@ -25,6 +26,29 @@ def grading_meta(**fields) -> dict:
     return {
         "nbgrader": {"grade": False, "locked": False, "schema_version": 3, "solution": False, "task": False, **fields}
     }
+
+
+def answer_cell(grade_id: str, source: str):
+    """An answer cell (code) whose ``source`` holds a solution block."""
+    return new_code_cell(source, metadata=grading_meta(grade_id=grade_id, solution=True))
+
+
+def grading_cell(task: str, points: float, visible: str, hidden: str):
+    """The locked test cell ``test_<task>``: visible asserts, then the hidden block."""
+    source = f"{visible}\n### BEGIN HIDDEN TESTS\n{hidden}\n### END HIDDEN TESTS"
+    return new_code_cell(source, metadata=grading_meta(grade=True, grade_id=f"test_{task}", locked=True, points=points))
+
+
+def free_text_cell(grade_id: str, points: float, question: str, model_answer: str):
+    """A manually graded markdown answer."""
+    source = f"{question}\n\n### BEGIN SOLUTION\n{model_answer}\n### END SOLUTION"
+    return new_markdown_cell(source, metadata=grading_meta(grade=True, grade_id=grade_id, solution=True, points=points))
+
+
+def probe_notebook(*cells):
+    """A small notebook in the course's format, for tests of the pipeline itself."""
+    kernelspec = {"display_name": "Python 3", "language": "python", "name": "python3"}
+    return new_notebook(cells=[new_markdown_cell("# Probe"), *cells], metadata={"kernelspec": kernelspec})
 
 
 def reference_answers(assignment: str) -> dict[str, str]:
@@ -81,12 +105,18 @@ def partly_solved(root: Path, assignment: str) -> Variant:
     )
 
 
-def grade_variants(tmp: Path, assignment: str, variants: dict[str, Variant]) -> dict[str, dict[str, float]]:
-    """Grade every variant (plus the standard ones); return ``student -> task -> points``."""
+def grade_variants(tmp: Path, assignment: str, variants: dict[str, Variant]):
+    """Grade every variant (plus the standard ones).
+
+    Returns ``(scores, full, variants)``: ``student -> task -> points``, the maximum points per task,
+    and all graded variants by name.
+    """
     os.environ.setdefault("COURSE_DATA_DIR", str(REPO / "data"))
     root = make_course(tmp, assignment)
     solution = solution_answers(pipeline.read_notebook(pipeline.source_notebook(root, assignment)))
-    for name, variant in all_variants(variants, root, assignment).items():
+    full = max_points(root, assignment)
+    graded_variants = all_variants(variants, root, assignment)
+    for name, variant in graded_variants.items():
         answers = dict(solution) if variant.base == "solution" else {}
         answers.update(variant.answers)
         pipeline.write_submission(root, assignment, name, answers)
@@ -94,11 +124,10 @@ def grade_variants(tmp: Path, assignment: str, variants: dict[str, Variant]) -> 
     failed = [r for r in results if not r.ok]
     assert not failed, f"autograde failed: {failed}"
     scores: dict[str, dict[str, float]] = {}
-    autograded = set(max_points(root, assignment))
     for row in pipeline.task_scores(root, assignment):
-        if row["task"] in autograded:
+        if row["task"] in full:
             scores.setdefault(row["student"], {})[row["task"]] = row["score"]
-    return scores
+    return scores, full, graded_variants
 
 
 def all_variants(variants: dict[str, Variant], root: Path | None = None, assignment: str = "") -> dict[str, Variant]:
@@ -121,10 +150,7 @@ def expected_points(variant: Variant, full: dict[str, float]) -> dict[str, float
 @pytest.fixture(scope="module")
 def graded(request, tmp_path_factory):
     module = request.module
-    tmp = tmp_path_factory.mktemp(module.ASSIGNMENT)
-    scores = grade_variants(tmp, module.ASSIGNMENT, module.VARIANTS)
-    root = tmp / "kurs"
-    return scores, max_points(root, module.ASSIGNMENT), all_variants(module.VARIANTS, root, module.ASSIGNMENT)
+    return grade_variants(tmp_path_factory.mktemp(module.ASSIGNMENT), module.ASSIGNMENT, module.VARIANTS)
 
 
 def test_points(graded, variant_name):

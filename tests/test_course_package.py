@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from harness import grading_meta
+from harness import answer_cell, free_text_cell, grading_cell, probe_notebook
 
 import course
 from course import data
@@ -115,28 +115,12 @@ def tree_digest(root: Path) -> str:
     return h.hexdigest()
 
 
-def probe_notebook():
+def two_task_notebook():
     """A two-task notebook in the course's format (one autograded task, one free-text answer)."""
-    from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
-
-    return new_notebook(
-        cells=[
-            new_markdown_cell("# Probe"),
-            new_code_cell(
-                "def doppelt(x):\n    ### BEGIN SOLUTION\n    return 2 * x\n    ### END SOLUTION",
-                metadata=grading_meta(grade_id="doppelt", solution=True),
-            ),
-            new_code_cell(
-                "assert doppelt(2) == 4, 'doppelt(2) sollte 4 sein'\n### BEGIN HIDDEN TESTS\n"
-                "assert doppelt(-3) == -6\n### END HIDDEN TESTS",
-                metadata=grading_meta(grade=True, grade_id="test_doppelt", locked=True, points=2),
-            ),
-            new_markdown_cell(
-                "Warum?\n\n### BEGIN SOLUTION\nDarum.\n### END SOLUTION",
-                metadata=grading_meta(grade=True, grade_id="warum", solution=True, points=1),
-            ),
-        ],
-        metadata={"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"}},
+    return probe_notebook(
+        answer_cell("doppelt", "def doppelt(x):\n    ### BEGIN SOLUTION\n    return 2 * x\n    ### END SOLUTION"),
+        grading_cell("doppelt", 2, "assert doppelt(2) == 4, 'doppelt(2) sollte 4 sein'", "assert doppelt(-3) == -6"),
+        free_text_cell("warum", 1, "Warum?", "Darum."),
     )
 
 
@@ -147,7 +131,7 @@ def small_course(tmp_path):
     root = tmp_path / "kurs"
     (root / "source" / "01_probe").mkdir(parents=True)
     shutil.copy(REPO / "nbgrader_config.py", root)
-    nbformat.write(probe_notebook(), root / "source" / "01_probe" / "probe.ipynb")
+    nbformat.write(two_task_notebook(), root / "source" / "01_probe" / "probe.ipynb")
     return root
 
 

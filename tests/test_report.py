@@ -8,8 +8,8 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from harness import grading_meta
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
+from harness import answer_cell, free_text_cell, grading_cell, grading_meta, probe_notebook
+from nbformat.v4 import new_code_cell, new_notebook, new_output
 
 from course import cli, pipeline, report
 
@@ -43,36 +43,19 @@ STUDENTS = {
 
 def report_notebook():
     """Two autograded tasks with distinct German assertion messages and one free-text answer."""
-    return new_notebook(
-        cells=[
-            new_markdown_cell("# Probe"),
-            new_code_cell(
-                "def doppelt(x):\n    ### BEGIN SOLUTION\n    return 2 * x\n    ### END SOLUTION",
-                metadata=grading_meta(grade_id="doppelt", solution=True),
-            ),
-            new_code_cell(
-                'assert doppelt(2) == 4, "doppelt(2) muss 4 ergeben."\n### BEGIN HIDDEN TESTS\n'
-                'assert doppelt(-3) == -6, "doppelt(-3) muss -6 ergeben."\n### END HIDDEN TESTS',
-                metadata=grading_meta(grade=True, grade_id="test_doppelt", locked=True, points=2),
-            ),
-            new_code_cell(
-                "def quadrat(x):\n    ### BEGIN SOLUTION\n    return x * x\n    ### END SOLUTION",
-                metadata=grading_meta(grade_id="quadrat", solution=True),
-            ),
-            new_code_cell(
-                'assert quadrat(3) == 9, "quadrat(3) muss 9 ergeben, nicht <etwas anderes>."\n'
-                "### BEGIN HIDDEN TESTS\n"
-                'assert quadrat(-2) == 4, "quadrat(-2) muss 4 ergeben (versteckter Test)."\n'
-                "### END HIDDEN TESTS",
-                metadata=grading_meta(grade=True, grade_id="test_quadrat", locked=True, points=1),
-            ),
-            new_markdown_cell(
-                "Warum?\n\n### BEGIN SOLUTION\nDarum.\n### END SOLUTION",
-                metadata=grading_meta(grade=True, grade_id="warum", solution=True, points=1),
-            ),
-        ],
-        metadata={"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"}},
-    )
+    return probe_notebook(
+        answer_cell("doppelt", "def doppelt(x):\n    ### BEGIN SOLUTION\n    return 2 * x\n    ### END SOLUTION"),
+        grading_cell(
+            "doppelt", 2, 'assert doppelt(2) == 4, "doppelt(2) muss 4 ergeben."',
+            'assert doppelt(-3) == -6, "doppelt(-3) muss -6 ergeben."',
+        ),
+        answer_cell("quadrat", "def quadrat(x):\n    ### BEGIN SOLUTION\n    return x * x\n    ### END SOLUTION"),
+        grading_cell(
+            "quadrat", 1, 'assert quadrat(3) == 9, "quadrat(3) muss 9 ergeben, nicht <etwas anderes>."',
+            'assert quadrat(-2) == 4, "quadrat(-2) muss 4 ergeben (versteckter Test)."',
+        ),
+        free_text_cell("warum", 1, "Warum?", "Darum."),
+    )  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -122,7 +105,7 @@ def test_points_csv(written):
         ("dora", ASSIGNMENT, "quadrat", "0", "1", "False"),
         ("dora", ASSIGNMENT, "warum", "0", "1", "False"),
     ]
-    assert list(read_csv(written[1])[0]) == report.SCORE_FIELDS
+    assert list(read_csv(written[1])[0]) == pipeline.TASK_SCORE_FIELDS
 
 
 def test_failing_messages_csv(written):

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from harness import grading_meta
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+from harness import answer_cell, free_text_cell, grading_cell, probe_notebook
+from nbformat.v4 import new_code_cell
 
 from course import pipeline
 from course.submissions import fill_answers, nbgrader_meta, solution_answers
@@ -21,32 +21,16 @@ A = "01_robust"
 FULL = {"eins": 1.0, "zwei": 2.0, "drei": 1.0}
 
 
-def answer(grade_id, code):
-    return new_code_cell(code, metadata=grading_meta(grade_id=grade_id, solution=True))
-
-
-def graded_cell(grade_id, points, visible, hidden):
-    source = f"{visible}\n### BEGIN HIDDEN TESTS\n{hidden}\n### END HIDDEN TESTS"
-    return new_code_cell(
-        source, metadata=grading_meta(grade=True, grade_id=f"test_{grade_id}", locked=True, points=points)
-    )
-
-
 def robust_notebook():
-    return new_notebook(
-        cells=[
-            new_markdown_cell("# Probe"),
-            answer("eins", "### BEGIN SOLUTION\na = 1\n### END SOLUTION"),
-            graded_cell("eins", 1, "assert a == 1, 'a sollte 1 sein'", "assert type(a) is int"),
-            answer("zwei", "def zwei(x):\n    ### BEGIN SOLUTION\n    return 2 * x\n    ### END SOLUTION"),
-            graded_cell("zwei", 2, "assert zwei(2) == 4, 'zwei(2) sollte 4 sein'", "assert zwei(5) == 10, 'versteckt'"),
-            answer("drei", "### BEGIN SOLUTION\nc = 3\n### END SOLUTION"),
-            graded_cell("drei", 1, "assert c == 3, 'c sollte 3 sein'", "assert c - 3 == 0"),
-            new_markdown_cell("Warum?\n\n### BEGIN SOLUTION\nDarum.\n### END SOLUTION",
-                              metadata=grading_meta(grade=True, grade_id="warum", solution=True, points=1)),
-        ],
-        metadata={"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"}},
-    )  # fmt: skip
+    return probe_notebook(
+        answer_cell("eins", "### BEGIN SOLUTION\na = 1\n### END SOLUTION"),
+        grading_cell("eins", 1, "assert a == 1, 'a sollte 1 sein'", "assert type(a) is int"),
+        answer_cell("zwei", "def zwei(x):\n    ### BEGIN SOLUTION\n    return 2 * x\n    ### END SOLUTION"),
+        grading_cell("zwei", 2, "assert zwei(2) == 4, 'zwei(2) sollte 4 sein'", "assert zwei(5) == 10, 'versteckt'"),
+        answer_cell("drei", "### BEGIN SOLUTION\nc = 3\n### END SOLUTION"),
+        grading_cell("drei", 1, "assert c == 3, 'c sollte 3 sein'", "assert c - 3 == 0"),
+        free_text_cell("warum", 1, "Warum?", "Darum."),
+    )
 
 
 NO_ASSERTS = """import ast
