@@ -264,6 +264,10 @@ def feedback(root: Path, assignment: str | None = None) -> list[str]:
 # --------------------------------------------------------------------------- scores
 
 
+#: The columns of :func:`task_scores` rows and of the per-task CSV files.
+TASK_SCORE_FIELDS = ["student", "assignment", "task", "score", "max_score", "needs_manual_grade"]
+
+
 def task_scores(root: Path, assignment: str | None = None) -> list[dict]:
     """One row per student, assignment and graded cell: score and maximum from the gradebook."""
     from nbgrader.api import Gradebook, MissingEntry
@@ -302,14 +306,15 @@ def export(root: Path, path: Path) -> Path:
     with Gradebook(api.coursedir.db_url) as gb:
         plugin.export(gb)
     per_task = path.with_name(path.stem + "_aufgaben.csv")
-    rows = task_scores(root)
-    with per_task.open("w", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(
-            f, fieldnames=["student", "assignment", "task", "score", "max_score", "needs_manual_grade"]
-        )
+    write_csv(per_task, TASK_SCORE_FIELDS, task_scores(root))
+    return per_task
+
+
+def write_csv(path: Path, fields: list[str], rows: list[dict]) -> None:
+    with path.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=fields)
         writer.writeheader()
         writer.writerows(rows)
-    return per_task
 
 
 def score_table(rows: list[dict]) -> str:

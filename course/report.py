@@ -15,7 +15,6 @@ Points come from the gradebook (``pipeline.task_scores``), messages from the aut
 from __future__ import annotations
 
 import base64
-import csv
 import io
 import math
 from collections import Counter, defaultdict
@@ -27,7 +26,6 @@ from course import pipeline
 from course.submissions import is_autograded_test, nbgrader_meta
 
 TOP_MESSAGES = 5
-SCORE_FIELDS = ["student", "assignment", "task", "score", "max_score", "needs_manual_grade"]
 MESSAGE_FIELDS = ["assignment", "task", "message", "count"]
 
 
@@ -302,13 +300,6 @@ def report_html(sections: list[str]) -> str:
 # --------------------------------------------------------------------------- files
 
 
-def write_csv(path: Path, fields: list[str], rows: list[dict]) -> None:
-    with path.open("w", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, fieldnames=fields)
-        writer.writeheader()
-        writer.writerows(rows)
-
-
 def score_csv_rows(rows: list[dict]) -> list[dict]:
     """The rows of ``punkte.csv``: numbers as ``2`` or ``1.5``, the score empty while a manual grade is pending."""
     return [
@@ -338,6 +329,6 @@ def write_report(root: Path, to: Path, assignment: str | None = None) -> list[Pa
     to.mkdir(parents=True, exist_ok=True)
     html_path, scores_path, messages_path = to / "bericht.html", to / "punkte.csv", to / "fehlermeldungen.csv"
     html_path.write_text(report_html(sections), encoding="utf-8")
-    write_csv(scores_path, SCORE_FIELDS, score_csv_rows(rows))
-    write_csv(messages_path, MESSAGE_FIELDS, messages)
+    pipeline.write_csv(scores_path, pipeline.TASK_SCORE_FIELDS, score_csv_rows(rows))
+    pipeline.write_csv(messages_path, MESSAGE_FIELDS, messages)
     return [html_path, scores_path, messages_path]
