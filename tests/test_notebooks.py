@@ -1,10 +1,12 @@
 """Notebook hygiene, nbgrader metadata, student versions, and every solution notebook run to the end."""
 
 import ast
+import builtins
 import os
 import re
 import shutil
 import subprocess
+import symtable
 import sys
 from pathlib import Path
 
@@ -77,15 +79,160 @@ def visible_part(source: str) -> str:
     return HIDDEN.sub("", source)
 
 
-@pytest.mark.parametrize("path", SOURCES, ids=ids)
-def test_visible_asserts_carry_messages(path):
+def grading_cells(path):
+    """The autograded test cells of a source notebook as (grade_id, source)."""
     nb = nbformat.read(path, as_version=4)
-    for cell in filter(is_autograded_test, nb.cells):
-        tree = ast.parse(visible_part(cell.source))
-        asserts = [node for node in ast.walk(tree) if isinstance(node, ast.Assert)]
-        assert asserts, f"{nbgrader_meta(cell)['grade_id']}: no visible assert"
-        silent = [ast.unparse(a.test)[:60] for a in asserts if a.msg is None]
-        assert not silent, f"{nbgrader_meta(cell)['grade_id']}: asserts without a message: {silent}"
+    return [(nbgrader_meta(c)["grade_id"], c.source) for c in nb.cells if is_autograded_test(c)]
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=ids)
+def test_every_assert_carries_a_message(path):
+    """Visible and hidden asserts alike: the feedback shows the message, a bare assert shows only AssertionError."""
+    for grade_id, source in grading_cells(path):
+        visible = [node for node in ast.walk(ast.parse(visible_part(source))) if isinstance(node, ast.Assert)]
+        assert visible, f"{grade_id}: no visible assert"
+        silent = [
+            ast.unparse(a.test)[:60] for a in ast.walk(ast.parse(source)) if isinstance(a, ast.Assert) and a.msg is None
+        ]
+        assert not silent, f"{grade_id}: asserts without a message: {silent}"
+
+
+def message_texts(message: ast.expr) -> list[str]:
+    """The literal text of an assertion message (the constant parts of strings and f-strings)."""
+    return [n.value for n in ast.walk(message) if isinstance(n, ast.Constant) and isinstance(n.value, str)]
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=ids)
+def test_assert_messages_are_plain_text(path):
+    """Messages are shown as plain text, so LaTeX (`$b = 3$`) would appear raw."""
+    for grade_id, source in grading_cells(path):
+        latex = [
+            text for node in ast.walk(ast.parse(source)) if isinstance(node, ast.Assert) and node.msg is not None
+            for text in message_texts(node.msg) if "$" in text
+        ]  # fmt: skip
+        assert not latex, f"{grade_id}: LaTeX in assertion messages: {latex}"
+
+
+def free_names(source: str) -> set[str]:
+    """Names a cell reads without defining or importing them itself (builtins excluded)."""
+    top = symtable.symtable(source, "<cell>", "exec")
+    defined = {s.get_name() for s in top.get_symbols() if s.is_assigned() or s.is_imported()}
+    free = set()
+
+    def visit(table, outermost):
+        for symbol in table.get_symbols():
+            if not symbol.is_referenced():
+                continue
+            if outermost and not (symbol.is_assigned() or symbol.is_imported()):
+                free.add(symbol.get_name())
+            elif not outermost and symbol.is_global() and symbol.get_name() not in defined:
+                free.add(symbol.get_name())
+        for child in table.get_children():
+            visit(child, False)
+
+    visit(top, True)
+    return free - set(dir(builtins))
+
+
+def _in_globals(test: ast.expr) -> ast.expr | None:
+    """``X`` for a test ``X in globals()``, else None."""
+    if (
+        isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.ops[0], ast.In)
+        and isinstance(test.comparators[0], ast.Call) and ast.unparse(test.comparators[0]) == "globals()"
+    ):  # fmt: skip
+        return test.left
+    return None
+
+
+def name_check(statement: ast.stmt) -> set[str] | None:
+    """The names a German name check covers, or None if ``statement`` is none.
+
+    A name check is ``assert "name" in globals(), "... `name` ..."`` or a loop over literal names
+    ``for _name in ("a", "b"): assert _name in globals(), f"... `{_name}` ..."``.
+    """
+    if isinstance(statement, ast.Assert) and statement.msg is not None:
+        left = _in_globals(statement.test)
+        if isinstance(left, ast.Constant) and isinstance(left.value, str):
+            mentioned = any(f"`{left.value}`" in text for text in message_texts(statement.msg))
+            return {left.value} if mentioned else None
+    if (
+        isinstance(statement, ast.For) and isinstance(statement.target, ast.Name) and not statement.orelse
+        and isinstance(statement.iter, ast.Tuple | ast.List) and len(statement.body) == 1
+    ):  # fmt: skip
+        names = [e.value for e in statement.iter.elts if isinstance(e, ast.Constant) and isinstance(e.value, str)]
+        check = statement.body[0]
+        variable = statement.target.id
+        if (
+            len(names) == len(statement.iter.elts) and isinstance(check, ast.Assert)
+            and isinstance(check.msg, ast.JoinedStr) and isinstance(_in_globals(check.test), ast.Name)
+            and _in_globals(check.test).id == variable
+            and f"`{{{variable}}}`" in ast.unparse(check.msg)
+        ):  # fmt: skip
+            return set(names)
+    return None
+
+
+def checked_names(source: str) -> set[str]:
+    """The names checked by the name checks at the top of a cell (among its imports, before anything else)."""
+    checked = set()
+    for statement in ast.parse(source).body:
+        covered = name_check(statement)
+        if covered is not None:
+            checked |= covered
+        elif not isinstance(statement, ast.Import | ast.ImportFrom):
+            break
+    return checked
+
+
+def test_name_check_detection():
+    """The detection is real: checks at the top count, late, English or mismatched checks do not."""
+    good = (
+        "import torch\n"
+        'assert "ausgabe" in globals(), "Die Variable `ausgabe` fehlt noch: Führe zuerst deine Lösungszelle aus."\n'
+        "for _n in ('net', 'x_train'):\n"
+        '    assert _n in globals(), f"`{_n}` fehlt noch: Führe zuerst die Zellen oben aus."\n'
+        "_y = ausgabe + net(x_train) + torch.zeros(1) + [len(_z) for _z in x_train][0]\n"
+        "def _f():\n    return ausgabe\n"
+    )
+    assert free_names(good) == {"ausgabe", "net", "x_train"}
+    assert checked_names(good) == {"ausgabe", "net", "x_train"}
+    late = "import torch\n_y = torch.zeros(1)\nassert 'ausgabe' in globals(), 'Die Variable `ausgabe` fehlt noch.'"
+    assert checked_names(late) == set()
+    assert checked_names("assert 'ausgabe' in globals(), 'name not defined'") == set()
+    assert checked_names("assert 'ausgabe' in globals(), 'Die Variable `y` fehlt noch.'") == set()
+    assert checked_names("assert 'ausgabe' in globals()") == set()
+    assert free_names("import math\n_w = math.pi\nfor _i in range(3):\n    _w += _i") == set()
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=ids)
+def test_test_cells_check_their_names_in_german(path):
+    """A test cell run before its task is solved says in German what is missing, not `NameError: name ...`."""
+    for grade_id, source in grading_cells(path):
+        unchecked = sorted(free_names(source) - checked_names(source))
+        assert not unchecked, (
+            f"{grade_id}: names read without a German name check at the top of the cell: {unchecked}; "
+            'start the cell (after its imports) with `assert "name" in globals(), "Die Variable `name` fehlt ..."`'
+        )
+
+
+LEARNING_GOALS = "## Lernziele"
+SUMMARY = "## Zusammenfassung"
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=ids)
+def test_learning_goals_at_the_top_and_summary_at_the_end(path):
+    nb = nbformat.read(path, as_version=4)
+    first_code = next(i for i, c in enumerate(nb.cells) if c.cell_type == "code")
+    intro = [c.source for c in nb.cells[:first_code] if c.cell_type == "markdown"]
+    assert intro and intro[0].startswith("# "), "the notebook starts with a markdown cell `# <title>`"
+    goals = [s.split(LEARNING_GOALS + "\n", 1)[1] for s in intro if re.search(f"^{LEARNING_GOALS}$", s, re.M)]
+    assert goals, f"a `{LEARNING_GOALS}` section in a markdown cell before the first code cell"
+    assert re.search(r"^- \S", goals[0].split("\n#")[0], re.M), f"`{LEARNING_GOALS}` needs a list (`- ...`)"
+    last = nb.cells[-1]
+    assert last.cell_type == "markdown" and last.source.startswith(SUMMARY + "\n"), (
+        f"the last cell is a markdown cell starting with `{SUMMARY}`"
+    )
+    assert len(last.source.split("\n", 1)[1].strip()) > 40, f"`{SUMMARY}` needs some content"
 
 
 @pytest.fixture(scope="module")
