@@ -50,7 +50,8 @@ c.GenerateFeedback.preprocessors = [
 ]
 
 # Feedback in German: course/templates/feedback is nbgrader's template with translated labels.
-c.HTMLExporter.template_name = "feedback"  # our German copy shadows nbgrader's
-c.HTMLExporter.extra_template_basedirs = [
+# Scoped to GenerateFeedback: plain c.HTMLExporter would also change the Formgrader's exporter.
+c.GenerateFeedback.HTMLExporter.template_name = "feedback"  # our German copy shadows nbgrader's
+c.GenerateFeedback.HTMLExporter.extra_template_basedirs = [
     str(Path(importlib.util.find_spec("course").submodule_search_locations[0]) / "templates")
 ]
