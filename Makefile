@@ -7,9 +7,9 @@ SHARED_MNIST := $(abspath ../shared/data/MNIST/raw)
 # nbgrader calls `alembic` as a subprocess: the environment's bin/ must be on PATH.
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: install demo test release check benchmark report clean
+.PHONY: postgresql install demo test release check benchmark report clean
 
-install: $(STAMP) offline-mnist
+install: $(STAMP) offline-mnist postgresql
 
 $(STAMP): requirements.txt constraints.txt pyproject.toml
 	@# graphviz: the `dot` binary for draw_dot; bubblewrap: the sandbox of the grading kernels
@@ -22,6 +22,13 @@ $(STAMP): requirements.txt constraints.txt pyproject.toml
 	$(PY) -m pip install -q -r requirements.txt -c constraints.txt
 	$(PY) -m pip install -q --no-deps -e .
 	touch $@
+
+# The PostgreSQL gradebook tests start a throw-away server (initdb/pg_ctl from Debian's postgresql package).
+postgresql:
+	@if ! command -v initdb >/dev/null && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+	  echo "installiere Debian-Paket: postgresql"; \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq postgresql; \
+	  else sudo apt-get update -qq && sudo apt-get install -y -qq postgresql; fi; fi
 
 # Tests and CI have no internet: use the MNIST subset in ../shared/data when it is there.
 offline-mnist:
