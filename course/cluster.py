@@ -33,6 +33,8 @@ SCHEDULER_ENV = "COURSE_DASK_SCHEDULER"
 DEFAULT_TRIES = 3
 LOCAL = "local"
 CONNECT_TIMEOUT = "30s"
+#: Seconds to wait for the first worker of a remote cluster (a batch job may wait in the queue).
+WORKER_TIMEOUT = float(os.environ.get("COURSE_DASK_WORKER_TIMEOUT", "600"))
 
 
 class ClusterError(RuntimeError):
@@ -66,11 +68,11 @@ def gradebook_fingerprint(url: str | None = None) -> str:
 def _grade_task(grade_one: Callable, assignment: str, student: str, root: str | None, fingerprint: str):
     """Runs on a Dask worker: check what the worker must share with the client, then grade one submission."""
     if root is not None and not (Path(root) / "nbgrader_config.py").is_file():
-        return _failed(assignment, student, f"Kursordner auf dem Worker nicht gefunden: {root} (gemeinsames Dateisystem?)")
-    if gradebook_fingerprint() != fingerprint:
         return _failed(
-            assignment, student, f"{DB_URL_ENV} des Workers zeigt auf ein anderes Gradebook als beim Aufruf"
+            assignment, student, f"Kursordner auf dem Worker nicht gefunden: {root} (gemeinsames Dateisystem?)"
         )
+    if gradebook_fingerprint() != fingerprint:
+        return _failed(assignment, student, f"{DB_URL_ENV} des Workers zeigt auf ein anderes Gradebook als beim Aufruf")
     try:
         return grade_one(assignment, student)
     except Exception as exc:  # the per-submission function reports failures itself; this is the last resort
@@ -112,7 +114,9 @@ def client_for(address: str, workers: int | None = None, tries: int = DEFAULT_TR
     try:
         client = Client(address, timeout=CONNECT_TIMEOUT)
     except (OSError, TimeoutError, ValueError) as exc:
-        raise ClusterError(f"Dask-Scheduler nicht erreichbar: {mask_password(address)} ({exc.__class__.__name__})") from None
+        raise ClusterError(
+            f"Dask-Scheduler nicht erreichbar: {mask_password(address)} ({exc.__class__.__name__})"
+        ) from None
     try:
         yield client
     finally:
@@ -135,24 +139,46 @@ def grade_on_cluster(
     (the course folder must be shared).  Yields exactly one ``GradeResult`` per submission: a
     submission whose task failed (its workers died ``tries`` times, the task raised) gets ``ok=False``
     and the reason, the others are not affected.
+
+    Only as many submissions as the cluster has worker threads are handed out at a time: a worker that
+    dies takes just the submission it was grading with it (Dask counts a death against every task
+    assigned to the worker, and would otherwise assign the whole batch at once).
     """
+    from collections import deque
+
     from distributed import KilledWorker, as_completed
 
-    todo = list(todo)
-    if not todo:
+    queue = deque(todo)
+    if not queue:
         return
     fingerprint = gradebook_fingerprint()
     batch = uuid.uuid4().hex[:8]
+    shared_root = None if root is None else str(root)
     with client_for(address, workers, tries) as client:
-        futures = {}
-        for position, (assignment, student) in enumerate(todo):
-            future = client.submit(
-                _grade_task, grade_one, assignment, student, None if root is None else str(root), fingerprint,
-                key=f"bewertung-{assignment}-{student}-{batch}", pure=False, priority=-position,
-            )  # fmt: skip
-            futures[future] = (assignment, student)
-        for future in as_completed(futures):
-            assignment, student = futures.pop(future)
+        if not (address == LOCAL or address.startswith(LOCAL + ":")):
+            try:
+                client.wait_for_workers(1, timeout=WORKER_TIMEOUT)
+            except TimeoutError:
+                raise ClusterError(
+                    f"Der Dask-Scheduler {mask_password(address)} hat nach {WORKER_TIMEOUT} s noch keinen Worker"
+                ) from None
+        running: dict = {}
+        finished = as_completed()
+
+        def hand_out() -> None:
+            slots = max(1, sum(client.nthreads().values()))
+            while queue and len(running) < slots:
+                assignment, student = queue.popleft()
+                future = client.submit(
+                    _grade_task, grade_one, assignment, student, shared_root, fingerprint,
+                    key=f"bewertung-{assignment}-{student}-{batch}", pure=False,
+                )  # fmt: skip
+                running[future] = (assignment, student)
+                finished.add(future)
+
+        hand_out()
+        for future in finished:
+            assignment, student = running.pop(future)
             try:
                 result = future.result()
             except KilledWorker as exc:
@@ -162,6 +188,9 @@ def grade_on_cluster(
                     "(die Abgabe bringt vermutlich ihren Bewertungsprozess zum Absturz)",
                 )  # fmt: skip
             except Exception as exc:
-                result = _failed(assignment, student, f"Bewertung auf dem Cluster fehlgeschlagen: {exc.__class__.__name__}: {exc}")
+                result = _failed(
+                    assignment, student, f"Bewertung auf dem Cluster fehlgeschlagen: {exc.__class__.__name__}: {exc}"
+                )
             future.release()
+            hand_out()
             yield result

@@ -22,7 +22,8 @@ MASK = "***"
 
 # scheme://user:password@host... (SQLAlchemy's URLs, with or without a driver: postgresql+psycopg://)
 # (greedy up to the last "@" of the word: an unencoded "@" in the password is masked too)
-_URL_WITH_PASSWORD = re.compile(r"(?P<head>\b[A-Za-z][A-Za-z0-9+.\-]*://[^\s:/@'\"]*:)(?P<password>[^\s'\"]+)@")
+# ("//" optional: a mistyped "postgresql:/user:password@host" must not show its password either)
+_URL_WITH_PASSWORD = re.compile(r"(?P<head>\b[A-Za-z][A-Za-z0-9+.\-]*:/{0,2}[^\s:/@'\"]*:)(?P<password>[^\s'\"]+)@")
 # libpq key/value strings and dict reprs: password=secret, 'password': 'secret', PGPASSWORD=secret
 _KEY_VALUE_PASSWORD = re.compile(
     r"(?P<head>\b(?:PG)?password\b['\"]?\s*[=:]\s*['\"]?)(?P<password>[^\s'\",;)}]+)", re.IGNORECASE
@@ -38,9 +39,9 @@ def _env_passwords() -> list[str]:
         password = urlsplit(url).password
     except ValueError:
         password = None
-    if not password:  # urlsplit gives up on odd URLs; take what stands between "user:" and the last "@"
-        match = _URL_WITH_PASSWORD.search(url)
-        password = match.group("password") if match else None
+    if not password and "@" in url:  # urlsplit gives up on mistyped URLs: between the last ":" and the last "@"
+        before_at = url.rsplit("@", 1)[0]
+        password = before_at.rsplit(":", 1)[1].lstrip("/") if before_at.count(":") >= 2 else None
     if not password:
         return []
     return sorted({password, unquote(password), quote(unquote(password), safe="")}, key=len, reverse=True)

@@ -66,7 +66,9 @@ class PostgresServer:
         )  # fmt: skip
         pwfile.unlink()
         options = f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 -c fsync=off"
-        self._run(server_bin("pg_ctl"), "-D", str(self.data), "-l", str(self.folder / "log"), "-w", "-o", options, "start")
+        self._run(
+            server_bin("pg_ctl"), "-D", str(self.data), "-l", str(self.folder / "log"), "-w", "-o", options, "start"
+        )
         return self
 
     def stop(self) -> None:
