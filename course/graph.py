@@ -39,7 +39,7 @@ def trace(root):
 
 def _number(value) -> str:
     try:
-        return f"{float(value):.4f}"
+        return f"{float(value) + 0.0:.4f}"  # + 0.0 turns -0.0 into 0.0
     except (TypeError, ValueError):
         return str(value)
 

@@ -157,6 +157,12 @@ def test_draw_dot_without_graphviz_executable(monkeypatch):
     assert dot.graph_attr["rankdir"] == "LR" and dot.graph_attr["size"].startswith("9.5,")
 
 
+def test_draw_dot_shows_no_negative_zero():
+    zero = Node(-0.0, (Node(-1.0, label="a"), Node(0.0, label="b")), "*", "c")
+    src = course.draw_dot(zero).source
+    assert "data 0.0000" in src and "-0.0000" not in src
+
+
 def test_draw_dot_renders_svg_with_graphviz():
     svg = course.draw_dot(Node(1.0, label="x")).pipe(format="svg").decode()
     assert "<svg" in svg and "data 1.0000" in svg
