@@ -56,13 +56,13 @@ def loop(step: str) -> str:
 
 
 VARIANTS = {
-    # Right: one-line batch with randint(0, n, ...), backward and step first, net.zero_grad() at the end (the
-    # gradients are then None); squeezed predictions and a float MSE; a narrower network with 1500 steps and
-    # float(loss) in loss_hist.
+    # Right: one-line batch with randint(0, n, (16, 1)) (inputs of shape (16, 1, 1)), backward and step first,
+    # net.zero_grad() at the end (the gradients are then None); squeezed predictions and a float MSE; a narrower
+    # network with 1500 steps and float(loss) in loss_hist.
     "richtig_zero_grad_am_ende": Variant(
         answers={
             "training_loop": LOOP_HEAD + "for _ in tqdm(range(max_iter)):\n"
-            "    idx = torch.randint(0, len(x_train), (16,))\n"
+            "    idx = torch.randint(0, len(x_train), (16, 1))\n"
             "    loss = torch_mse(net(x_train[idx]), y_train[idx])\n"
             "    loss.backward()\n"
             "    optimizer.step()\n"
