@@ -19,11 +19,12 @@ import threading
 import time
 from pathlib import Path
 
+import courseapi
 import pytest
 from harness import REPO, make_course, max_points
 from pgserver import postgres  # noqa: F401  (fixture)
 
-from course import cluster, database, pipeline
+from course import cluster, database
 
 ASSIGNMENT = "01_neuronen"
 
@@ -45,13 +46,14 @@ def course(postgres, tmp_path_factory):  # noqa: F811
 
 def expected(root: Path, student: str) -> dict[str, float]:
     full = max_points(root, ASSIGNMENT)
-    solved = pipeline.demo_answers(root, ASSIGNMENT).get(student, pipeline.demo_answers(root, ASSIGNMENT)["demo-loesung"])
+    demo = courseapi.demo_answers(root, ASSIGNMENT)
+    solved = demo.get(student, demo["demo-loesung"])  # other students answer like the solution
     return {task: (points if task in solved else 0.0) for task, points in full.items()}
 
 
 def scores(root: Path) -> dict[str, dict[str, float]]:
     found: dict[str, dict[str, float]] = {}
-    for row in pipeline.task_scores(root, ASSIGNMENT):
+    for row in courseapi.task_scores(root, ASSIGNMENT):
         found.setdefault(row["student"], {})[row["task"]] = row["score"]
     return found
 
@@ -112,8 +114,8 @@ class KillsItsWorker:
 
 
 def test_cli_grades_on_a_local_cluster(course):
-    for student, answers in pipeline.demo_answers(course, ASSIGNMENT).items():
-        pipeline.write_submission(course, ASSIGNMENT, student, answers)
+    for student, answers in courseapi.demo_answers(course, ASSIGNMENT).items():
+        courseapi.write_submission(course, ASSIGNMENT, student, answers)
     proc = subprocess.run(
         [sys.executable, "-m", "course", "--root", str(course), "grade", ASSIGNMENT, "--cluster", "local:3"],
         capture_output=True,
@@ -123,7 +125,7 @@ def test_cli_grades_on_a_local_cluster(course):
     assert proc.stdout.strip() == "3 von 3 Abgaben bewertet."
     assert "Bewertung" in proc.stderr and "3/3" in proc.stderr  # the same progress bar as local grading
     found = scores(course)
-    for student in pipeline.DEMO_STUDENTS:
+    for student in courseapi.DEMO_STUDENTS:
         assert found[student] == expected(course, student), student
     assert grades_per_cell(os.environ[database.DB_URL_ENV]) == []
 
@@ -131,11 +133,11 @@ def test_cli_grades_on_a_local_cluster(course):
 def test_dead_workers(course, tmp_path):
     """One submission loses its worker once, one kills it on every try; the batch completes."""
     students = ["absturz-einmal", "absturz-immer", "demo-loesung", "demo-leer", "demo-teilweise"]
-    answers = pipeline.demo_answers(course, ASSIGNMENT)
+    answers = courseapi.demo_answers(course, ASSIGNMENT)
     for student in students:
-        pipeline.write_submission(course, ASSIGNMENT, student, answers.get(student, answers["demo-loesung"]))
+        courseapi.write_submission(course, ASSIGNMENT, student, answers.get(student, answers["demo-loesung"]))
     grade_one = KillsItsWorker(
-        functools.partial(pipeline._autograde_one, course), {"absturz-einmal": 1, "absturz-immer": None}, tmp_path
+        functools.partial(courseapi.grade_one, course), {"absturz-einmal": 1, "absturz-immer": None}, tmp_path
     )
     start = time.monotonic()
     results = list(
