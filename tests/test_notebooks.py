@@ -282,6 +282,23 @@ def public_lines(source) -> set[str]:
 
 
 @pytest.mark.parametrize("path", SOURCES, ids=ids)
+def test_blank_student_version_shows_no_name_error(path, fresh_release, monkeypatch):
+    """What a student sees before solving anything: every test cell fails in German, never with a NameError."""
+    from nbclient import NotebookClient
+
+    monkeypatch.setenv("COURSE_DATA_DIR", str(REPO / "data"))
+    student = fresh_release / path.parent.name / path.name
+    nb = nbformat.read(student, as_version=4)
+    resources = {"metadata": {"path": str(student.parent)}}
+    NotebookClient(nb, timeout=300, kernel_name="python3", allow_errors=True, resources=resources).execute()
+    name_errors = {
+        nbgrader_meta(c)["grade_id"]: out.evalue for c in nb.cells if is_autograded_test(c)
+        for out in c.outputs if out.output_type == "error" and out.ename == "NameError"
+    }  # fmt: skip
+    assert not name_errors, f"test cells of the blank student version end in a NameError: {name_errors}"
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=ids)
 def test_solution_notebook_runs_with_all_tests(path, monkeypatch):
     monkeypatch.setenv("COURSE_DATA_DIR", str(REPO / "data"))
     nb = pipeline.execute_notebook(path)
