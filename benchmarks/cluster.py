@@ -24,7 +24,21 @@ import tempfile
 import time
 from pathlib import Path
 
-from course import pipeline
+try:  # after the split of course/pipeline.py by concern
+    from course.demo import demo_answers, write_submission
+    from course.grading import grade as _grade
+    from course.publish import release
+
+    def grade(root, jobs, cluster=None):
+        return _grade(root, jobs=jobs, progress=False, preflight=False, cluster=cluster)
+
+except ImportError:
+    from course.pipeline import demo_answers, release, write_submission
+    from course.pipeline import grade as _grade
+
+    def grade(root, jobs, cluster=None):
+        return _grade(root, jobs=jobs, progress=False, cluster=cluster)
+
 
 REPO = Path(__file__).resolve().parents[1]
 STUDENTS = 1000
@@ -37,19 +51,19 @@ def fresh_course(tmp: Path, names: list[str], copies: int) -> tuple[Path, int]:
     shutil.copy(REPO / "nbgrader_config.py", root)
     for name in names:
         shutil.copytree(REPO / "source" / name, root / "source" / name)
-    pipeline.release(root)
+    release(root)
     count = 0
     for name in names:
-        for student, answers in pipeline.demo_answers(root, name).items():
+        for student, answers in demo_answers(root, name).items():
             for copy in range(copies):
-                pipeline.write_submission(root, name, f"{student}-{copy + 1}", answers)
+                write_submission(root, name, f"{student}-{copy + 1}", answers)
                 count += 1
     return root, count
 
 
 def timed_grade(root: Path, jobs: int, cluster: str | None) -> tuple[float, list]:
     start = time.perf_counter()
-    results = pipeline.grade(root, jobs=jobs, progress=False, cluster=cluster)
+    results = grade(root, jobs, cluster)
     return time.perf_counter() - start, results
 
 
@@ -67,7 +81,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="nn-kurs-cluster-bench-") as tmp:
         root, count = fresh_course(Path(tmp), args.assignments, args.copies)
         print(f"{count} Abgaben ({', '.join(args.assignments)}, je {args.copies}x die drei Demo-Abgaben)")
-        pipeline.grade(root, jobs=args.jobs, progress=False)  # warm-up: gradebook entries, caches
+        grade(root, args.jobs)  # warm-up: gradebook entries, caches
         times: dict[str, list[float]] = {"lokal": [], "cluster": []}
         per_submission: list[float] = []
         for round_ in range(args.rounds):

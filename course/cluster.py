@@ -65,14 +65,46 @@ def gradebook_fingerprint(url: str | None = None) -> str:
     return hashlib.sha256(url.encode()).hexdigest()[:16]
 
 
-def _grade_task(grade_one: Callable, assignment: str, student: str, root: str | None, fingerprint: str):
-    """Runs on a Dask worker: check what the worker must share with the client, then grade one submission."""
+def _start_topic(batch: str, assignment: str, student: str) -> str:
+    """The scheduler's event topic that counts how often grading of this submission started."""
+    return f"nn-kurs-bewertung-{batch}-{assignment}-{student}"
+
+
+def _starts(client, topic: str) -> int:
+    return len(client.get_events(topic))
+
+
+def _killed_message(tries: int) -> str:
+    return (
+        f"Bewertung abgebrochen: der Dask-Worker starb bei {tries} Versuchen "
+        "(die Abgabe bringt vermutlich ihren Bewertungsprozess zum Absturz)"
+    )
+
+
+def _grade_task(
+    grade_one: Callable, assignment: str, student: str, root: str | None, fingerprint: str, topic: str, tries: int
+):
+    """Runs on a Dask worker: check what the worker must share with the client, then grade one submission.
+
+    Every start is logged as an event on the scheduler; a submission whose grading already started ``tries``
+    times (each time its worker died) is not started again.
+    """
     if root is not None and not (Path(root) / "nbgrader_config.py").is_file():
         return _failed(
             assignment, student, f"Kursordner auf dem Worker nicht gefunden: {root} (gemeinsames Dateisystem?)"
         )
     if gradebook_fingerprint() != fingerprint:
         return _failed(assignment, student, f"{DB_URL_ENV} des Workers zeigt auf ein anderes Gradebook als beim Aufruf")
+    try:
+        from distributed import get_client, get_worker
+
+        worker = get_worker()
+    except (ImportError, ValueError):  # called outside a Dask worker (tests)
+        worker = None
+    if worker is not None:
+        if _starts(get_client(), topic) >= tries:
+            return _failed(assignment, student, _killed_message(tries))
+        worker.log_event(topic, {"worker": worker.address})
     try:
         return grade_one(assignment, student)
     except Exception as exc:  # the per-submission function reports failures itself; this is the last resort
@@ -137,8 +169,9 @@ def grade_on_cluster(
     grading's per-submission function, e.g. a ``functools.partial`` with the course root); it must be
     picklable.  ``workers`` sizes a ``local`` cluster.  ``root``, if given, is checked on each worker
     (the course folder must be shared).  Yields exactly one ``GradeResult`` per submission: a
-    submission whose task failed (its workers died ``tries`` times, the task raised) gets ``ok=False``
-    and the reason, the others are not affected.
+    submission whose grading started ``tries`` times and each time lost its worker, or whose task
+    raised, gets ``ok=False`` and the reason; the others are not affected.  A submission that lost its
+    worker only while it waited behind another one is handed out again.
 
     Only as many submissions as the cluster has worker threads are handed out at a time: a worker that
     dies takes just the submission it was grading with it (Dask counts a death against every task
@@ -163,30 +196,39 @@ def grade_on_cluster(
                     f"Der Dask-Scheduler {mask_password(address)} hat nach {WORKER_TIMEOUT} s noch keinen Worker"
                 ) from None
         running: dict = {}
+        resubmits: dict[tuple[str, str], int] = {}
         finished = as_completed()
 
         def hand_out() -> None:
             slots = max(1, sum(client.nthreads().values()))
             while queue and len(running) < slots:
                 assignment, student = queue.popleft()
-                future = client.submit(
-                    _grade_task, grade_one, assignment, student, shared_root, fingerprint,
-                    key=f"bewertung-{assignment}-{student}-{batch}", pure=False,
-                )  # fmt: skip
-                running[future] = (assignment, student)
-                finished.add(future)
+                submit(assignment, student)
+
+        def submit(assignment: str, student: str) -> None:
+            topic = _start_topic(batch, assignment, student)
+            future = client.submit(
+                _grade_task, grade_one, assignment, student, shared_root, fingerprint, topic, tries,
+                key=f"bewertung-{assignment}-{student}-{batch}-{uuid.uuid4().hex[:6]}", pure=False,
+            )  # fmt: skip
+            running[future] = (assignment, student)
+            finished.add(future)
 
         hand_out()
         for future in finished:
             assignment, student = running.pop(future)
             try:
                 result = future.result()
-            except KilledWorker as exc:
-                result = _failed(
-                    assignment, student,
-                    f"Bewertung abgebrochen: der Dask-Worker starb bei {exc.allowed_failures + 1} Versuchen "
-                    "(die Abgabe bringt vermutlich ihren Bewertungsprozess zum Absturz)",
-                )  # fmt: skip
+            except KilledWorker:
+                # Dask counts every worker death while the task was assigned, queued behind another
+                # submission included; only deaths during its own grading count against the submission.
+                started = _starts(client, _start_topic(batch, assignment, student))
+                resubmits[(assignment, student)] = resubmits.get((assignment, student), 0) + 1
+                if started < tries and resubmits[(assignment, student)] <= tries:
+                    future.release()
+                    submit(assignment, student)
+                    continue
+                result = _failed(assignment, student, _killed_message(max(1, min(started, tries))))
             except Exception as exc:
                 result = _failed(
                     assignment, student, f"Bewertung auf dem Cluster fehlgeschlagen: {exc.__class__.__name__}: {exc}"

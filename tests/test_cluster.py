@@ -132,7 +132,7 @@ def test_cli_grades_on_a_local_cluster(course):
 
 def test_dead_workers(course, tmp_path):
     """One submission loses its worker once, one kills it on every try; the batch completes."""
-    students = ["absturz-einmal", "absturz-immer", "demo-loesung", "demo-leer", "demo-teilweise"]
+    students = ["absturz-einmal", "absturz-immer", "demo-teilweise"]
     answers = courseapi.demo_answers(course, ASSIGNMENT)
     for student in students:
         courseapi.write_submission(course, ASSIGNMENT, student, answers.get(student, answers["demo-loesung"]))
@@ -169,9 +169,11 @@ def test_worker_must_share_course_and_gradebook(course, tmp_path):
     def grade_one(assignment, student):
         raise AssertionError("must not be called")
 
-    missing = cluster._grade_task(grade_one, ASSIGNMENT, "x", str(tmp_path), cluster.gradebook_fingerprint())
+    missing = cluster._grade_task(grade_one, ASSIGNMENT, "x", str(tmp_path), cluster.gradebook_fingerprint(), "t", 3)
     assert not missing.ok and "Kursordner auf dem Worker nicht gefunden" in missing.message
-    other = cluster._grade_task(grade_one, ASSIGNMENT, "x", str(course), cluster.gradebook_fingerprint("sqlite://"))
+    other = cluster._grade_task(
+        grade_one, ASSIGNMENT, "x", str(course), cluster.gradebook_fingerprint("sqlite://"), "t", 3
+    )
     assert not other.ok and "anderes Gradebook" in other.message
     assert cluster.gradebook_fingerprint() != cluster.gradebook_fingerprint("")
 
