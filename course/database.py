@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import re
+from pathlib import Path
 from urllib.parse import quote, unquote, urlsplit
 
 DB_URL_ENV = "COURSE_DB_URL"
@@ -77,6 +78,9 @@ def check(url: str) -> str | None:
     from sqlalchemy import create_engine, text
 
     shown = mask_password(url)
+    if url.startswith("sqlite:///"):  # nothing to reach; connecting would create the file, so only look
+        folder = Path(url.removeprefix("sqlite:///")).parent
+        return None if folder.is_dir() else f"Ordner des Gradebooks fehlt: {folder}"
     try:
         engine = create_engine(url)
     except ModuleNotFoundError as exc:
