@@ -299,7 +299,7 @@ def test_student_html_never_runs_in_feedback_or_autograded_notebook(course_root,
     mimes = {m for c in nb.cells if c.cell_type == "code" for o in c.outputs for m in o.get("data", {})}
     assert mimes <= {"text/plain", "image/png", "image/jpeg", "image/gif", "image/svg+xml"}
     html = (course_root / "feedback" / "xss" / A / "probe.html").read_text()
-    for marker in ("<script>alert(", "<img src=x onerror", 'href="javascript:', "alert('xss-js')"):
+    for marker in ("<script>alert(", "<img src=x onerror", 'href="javascript:'):
         assert marker not in html, marker
     assert "&lt;script&gt;alert('xss-freitext')&lt;/script&gt;" in html, "the free-text answer is shown as text"
 
