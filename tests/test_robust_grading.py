@@ -6,6 +6,7 @@ so a bad submission is shown to cost only its own points and never the others'.
 """
 
 import json
+import os
 from pathlib import Path
 
 import nbformat
@@ -48,6 +49,15 @@ _original = ip.run_cell
 ip.run_cell = lambda raw_cell, *args, **kwargs: _original("pass", *args, **kwargs)
 ip.run_cell_async = lambda raw_cell, *args, **kwargs: ip.__class__.run_cell_async(ip, "pass", *args, **kwargs)
 """
+REPLY_FLOOD = """import asyncio
+kernel = get_ipython().kernel
+async def flood(stream, ident, parent):
+    while True:
+        fake = {"header": {"msg_id": "fremd", "msg_type": "execute_request"}}
+        kernel.session.send(stream, "execute_reply", {"status": "ok", "execution_count": 1}, fake, ident=ident)
+        await asyncio.sleep(0.01)
+kernel.shell_handlers["execute_request"] = flood
+"""
 DISPLAY_UPDATES = """from IPython.display import display
 handle = display("start", display_id=True)
 for i in range(300):
@@ -89,6 +99,8 @@ CASES = {
         None,
         FULL,
     ),
+    # a kernel that answers every request with unrelated replies: bounded by the deadlines, costs only itself
+    "antwortflut": ({"eins": "a = 1\n" + REPLY_FLOOD}, None, dict.fromkeys(FULL, 0)),
     "riesenfehler": ({"eins": "a = 1\nraise ValueError('x' * 20_000_000)"}, None, FULL),
     "anzeige_updates": ({"eins": DISPLAY_UPDATES + "a = 1"}, None, FULL),
     "xss": ({"eins": XSS_OUTPUT + "a = 1", "warum": XSS_MARKDOWN}, None, FULL),
@@ -148,6 +160,9 @@ BROKEN = {
     "leere_datei": "empty_file",
     "notebook_fehlt": "missing_notebook",
     "falscher_name": "wrong_name",
+    "link_auf_loesung": "symlink_source",
+    "link_auf_gradebook": "symlink_gradebook",
+    "fifo": "fifo",
 }
 
 
@@ -169,6 +184,13 @@ def write_case(root: Path, student: str, base_answers: dict, answers_: dict, tam
         (folder / "notizen.txt").write_text("vergessen")
     else:
         nbformat.write(nb, target)
+    if tamper == "symlink_source":
+        (folder / "daten.txt").symlink_to(root / "source" / A / "probe.ipynb")
+    elif tamper == "symlink_gradebook":
+        (folder / "extra").mkdir()
+        (folder / "extra" / "noten.db").symlink_to(root / "gradebook.db")
+    elif tamper == "fifo":
+        os.mkfifo(folder / "rohr")
     if tamper == "extra_folder":
         (folder / "extra").mkdir()
         (folder / "extra" / "daten.txt").write_text("x")
@@ -179,7 +201,9 @@ def course_root(tmp_path_factory):
     root = tmp_path_factory.mktemp("robust") / "kurs"
     (root / "source" / A).mkdir(parents=True)
     config = (REPO / "nbgrader_config.py").read_text()
-    (root / "nbgrader_config.py").write_text(config + "\nc.Execute.timeout = 10\n")
+    (root / "nbgrader_config.py").write_text(
+        config + "\nc.Execute.timeout = 10\nc.SafeExecute.submission_timeout = 60\n"
+    )
     nbformat.write(robust_notebook(), root / "source" / A / "probe.ipynb")
     publish.release(root, A)
     solution = solution_answers(read_notebook(source_notebook(root, A)))
@@ -234,11 +258,18 @@ def test_broken_files_get_a_clear_message_and_no_points(graded, student):
     assert not any(row["score"] for row in scores.get(student, {}).values())
 
 
+REJECTED = (
+    "Abgabe abgelehnt: nur gewöhnliche Dateien sind erlaubt, nicht bewertet wegen {} "
+    "(symbolischer Link, FIFO oder Gerätedatei)"
+)
 BROKEN_MESSAGES = {
     "kaputtes_json": "probe.ipynb ist kein gültiges Notebook (NotJSONError)",
     "leere_datei": "probe.ipynb ist eine leere Datei",
     "notebook_fehlt": "Notebook probe.ipynb fehlt in der Abgabe (gefunden: keine Notebooks)",
     "falscher_name": "Notebook probe.ipynb fehlt in der Abgabe (gefunden: probe (1).ipynb)",
+    "link_auf_loesung": REJECTED.format("daten.txt"),
+    "link_auf_gradebook": REJECTED.format("extra/noten.db"),
+    "fifo": REJECTED.format("rohr"),
 }
 
 
@@ -311,3 +342,9 @@ def test_xss_control_plain_nbconvert_would_run_it(course_root, graded):
     nb = nbformat.read(course_root / "submitted" / "xss" / A / "probe.ipynb", as_version=4)
     html, _ = HTMLExporter(template_name="classic").from_notebook_node(nb)
     assert "<script>alert('xss-freitext')</script>" in html
+
+
+def test_a_hostile_kernel_costs_only_its_own_time(graded):
+    """Every wait has a deadline: the flooding kernel is done within its budget (60 s and a margin)."""
+    results, _ = graded
+    assert results["antwortflut"].seconds < 60 + 60
