@@ -88,6 +88,19 @@ def attacks(root, port):
             "        if os.path.exists('gross.bin'):\n"
             "            os.remove('gross.bin')"
         ),
+        # memory spread over child processes, each below the per-process limit (needs the memory cgroup)
+        "kind_speicher": attempt(
+            "    import subprocess, sys\n"
+            "    eat = 'import time; x = b\"x\" * 700_000_000; time.sleep(4)'\n"
+            "    children = [subprocess.Popen([sys.executable, '-c', eat]) for _ in range(3)]\n"
+            "    assert all(child.wait() == 0 for child in children)"
+        ),
+        # CPU time (a child that computes longer than allowed)
+        "rechenzeit": attempt(
+            "    import subprocess, sys\n"
+            "    burn = 'import time\\nt = time.process_time()\\nwhile time.process_time() - t < 25: pass'\n"
+            "    assert subprocess.run([sys.executable, '-c', burn]).returncode == 0"
+        ),
     }
 
 
@@ -135,7 +148,13 @@ DAEMON = (
     "                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)\n"
     "a = 1"
 )
-LIMITS = {"COURSE_GRADING_TMP_MB": "100", "COURSE_GRADING_FILE_MB": "50", "COURSE_GRADING_PROCESSES": "200"}
+LIMITS = {
+    "COURSE_GRADING_TMP_MB": "100",
+    "COURSE_GRADING_FILE_MB": "50",
+    "COURSE_GRADING_PROCESSES": "200",
+    "COURSE_GRADING_MEMORY_GB": "1.5",
+    "COURSE_GRADING_CPU_SECONDS": "15",
+}
 
 
 def grade_attacks(tmp_path_factory, listener, mode, monkeypatch):
@@ -187,12 +206,15 @@ def unprotected(tmp_path_factory, listener):
 STUDENTS = [
     "liest_loesung", "liest_mitstudent", "liest_gradebook", "liest_eigene_tests",
     "schreibt_nach_aussen", "aendert_gradebook", "netzwerk",
-    "proc_wurzel", "geheimnis", "prozesse", "tmp_fuellen", "grosse_datei",
+    "proc_wurzel", "geheimnis", "prozesse", "tmp_fuellen", "grosse_datei", "kind_speicher", "rechenzeit",
 ]  # fmt: skip
+HAS_MEMORY_CGROUP = "memory" in sandbox._cgroup_parents()
 
 
 @pytest.mark.parametrize("student", STUDENTS)
 def test_attack_fails_in_the_sandbox(sandboxed, student):
+    if student == "kind_speicher" and not HAS_MEMORY_CGROUP:
+        pytest.skip("no writable memory cgroup on this machine: memory is limited per process only")
     root, results, scores = sandboxed
     assert results[student].ok, results[student].message
     if student == "schreibt_nach_aussen":  # inside, the write lands in the sandbox's throw-away /tmp at most
