@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from course import demo, grading, publish, report, scores, solutions
+from course.database import mask_password
 from course.layout import CourseError, course_root
 
 
@@ -28,6 +29,12 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("-j", "--jobs", type=int, default=None, help="parallele Bewertungen (Standard: alle Kerne)")
     grade = verb("grade", "alle Abgaben unter submitted/ automatisch bewerten")
     grade.add_argument("-j", "--jobs", type=int, default=None, help="parallele Bewertungen (Standard: alle Kerne)")
+    grade.add_argument(
+        "--cluster",
+        default=None,
+        metavar="ADRESSE",
+        help="auf einem Dask-Cluster bewerten: tcp://host:8786 oder local[:N] (Standard: $COURSE_DASK_SCHEDULER)",
+    )
     verb("feedback", "Feedback-HTML für alle bewerteten Abgaben erzeugen")
     export = verb("export", "Noten als CSV exportieren", assignment=False)
     export.add_argument("--to", type=Path, default=Path("grades.csv"), help="Ziel-CSV (Standard: grades.csv)")
@@ -45,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
     elif args.verb == "demo":
         print(demo.demo(root, jobs=args.jobs))
     elif args.verb == "grade":
-        results = grading.grade(root, args.assignment, jobs=args.jobs)
+        results = grading.grade(root, args.assignment, jobs=args.jobs, cluster=args.cluster)
         failed = [r for r in results if not r.ok]
         print(f"{len(results) - len(failed)} von {len(results)} Abgaben bewertet.")
         for r in failed:
@@ -74,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return run(args)
     except CourseError as exc:
-        print(f"Fehler: {exc}", file=sys.stderr)
+        print(f"Fehler: {mask_password(exc)}", file=sys.stderr)
         return 2
 
 

@@ -18,6 +18,7 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import nbformat
@@ -106,19 +107,22 @@ def grade_one(root: Path, assignment: str, student: str, threads: int = 1, budge
 
 
 def prepare_gradebook(root: Path, todo: list[tuple[str, str]]) -> None:
-    """Create the gradebook and every student before the workers start, so they never race to do it."""
+    """Check the gradebook and create every student before the workers start, so they never race to do it."""
     from nbgrader.api import Gradebook
 
+    from course import database
     from course.api import nbgrader_api
 
     api = nbgrader_api(root)
-    with Gradebook(api.coursedir.db_url, api.coursedir.course_id) as gb:
-        known = {a.name for a in gb.assignments}
-        missing = sorted({a for a, _ in todo} - known)
-        if missing:
-            raise CourseError(f"nicht im Gradebook: {', '.join(missing)} (zuerst `python -m course release`)")
-        for student in sorted({s for _, s in todo}):
-            gb.update_or_create_student(student)
+    url, course_id = api.coursedir.db_url, api.coursedir.course_id
+    problem = database.check(url)
+    if problem:
+        raise CourseError(problem)
+    with Gradebook(url, course_id) as gb:
+        missing = sorted({a for a, _ in todo} - {a.name for a in gb.assignments})
+    if missing:
+        raise CourseError(f"nicht im Gradebook: {', '.join(missing)} (zuerst `python -m course release`)")
+    database.prepare(url, sorted({s for _, s in todo}), course_id)
 
 
 def grade(
@@ -127,12 +131,16 @@ def grade(
     jobs: int | None = None,
     progress: bool = True,
     preflight: bool = True,
+    cluster: str | None = None,
 ) -> list[GradeResult]:
     """Autograde every submission of all (or one) assignments, ``jobs`` submissions at a time.
 
     First runs each assignment's reference solution in a grading kernel
-    (:func:`course.solutions.preflight`): if that fails, nobody is graded.
+    (:func:`course.solutions.preflight`): if that fails, nobody is graded.  With ``cluster``
+    (or ``COURSE_DASK_SCHEDULER``) the submissions go to a Dask cluster (:mod:`course.cluster`),
+    each graded there by the same per-submission function.
     """
+    from course import cluster as dask_cluster
     from course.solutions import preflight as run_preflight
 
     names = selected(root, assignment)
@@ -146,12 +154,23 @@ def grade(
     jobs = max(1, min(jobs or os.cpu_count() or 1, len(todo)))
     threads = max(1, (os.cpu_count() or 1) // jobs)  # parallel kernels must not fight over the cores
     budget = worker_budget(root)
+    address = dask_cluster.scheduler_address(cluster)
+    if address:
+        try:
+            done = dask_cluster.grade_on_cluster(todo, partial(grade_one, root), address, workers=jobs, root=root)
+            results = list(_progress(done, len(todo), progress))
+        except dask_cluster.ClusterError as exc:
+            raise CourseError(str(exc)) from None
+        return sorted(results, key=lambda r: (r.assignment, r.student))
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         futures = [pool.submit(grade_one, root, a, s, threads, budget) for a, s in todo]
-        done = as_completed(futures)
-        if progress:
-            from tqdm import tqdm
-
-            done = tqdm(done, total=len(futures), desc="Bewertung", unit="Abgabe")
-        results = [future.result() for future in done]
+        results = [future.result() for future in _progress(as_completed(futures), len(futures), progress)]
     return sorted(results, key=lambda r: (r.assignment, r.student))
+
+
+def _progress(items, total: int, show: bool):
+    if not show:
+        return items
+    from tqdm import tqdm
+
+    return tqdm(items, total=total, desc="Bewertung", unit="Abgabe")

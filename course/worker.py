@@ -17,6 +17,7 @@ from pathlib import Path
 sys.modules.setdefault("rfc3987_syntax", None)
 
 from course.api import nbgrader_api  # noqa: E402
+from course.database import is_transient, mask_password  # noqa: E402
 from course.grading import GradeResult  # noqa: E402
 
 #: Lines of nbgrader's log that explain a failure best, most telling first.
@@ -37,14 +38,14 @@ def failure_message(result: dict) -> str:
 
 def autograde(root: Path, assignment: str, student: str) -> GradeResult:
     api = nbgrader_api(root)
-    for attempt in range(5):  # parallel workers share one SQLite gradebook: retry a busy database
+    for attempt in range(5):  # parallel workers share one gradebook: retry a busy or briefly unavailable one
         result = api.autograde(assignment, student, force=True, create=True)
-        if result.get("success") or "database is locked" not in str(result.get("error", "")):
+        if result.get("success") or not is_transient(str(result.get("error") or result.get("log") or "")):
             break
         time.sleep(1 + attempt)
     if result.get("success"):
         return GradeResult(assignment, student, True)
-    return GradeResult(assignment, student, False, failure_message(result))
+    return GradeResult(assignment, student, False, mask_password(failure_message(result)))
 
 
 def main(argv: list[str]) -> None:
@@ -52,7 +53,7 @@ def main(argv: list[str]) -> None:
     try:
         result = autograde(Path(root), assignment, student)
     except Exception as exc:  # report, never hide, a crash of nbgrader itself
-        result = GradeResult(assignment, student, False, f"{exc.__class__.__name__}: {exc}")
+        result = GradeResult(assignment, student, False, mask_password(f"{exc.__class__.__name__}: {exc}"))
     print(json.dumps(asdict(result)))
 
 

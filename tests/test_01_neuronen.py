@@ -43,6 +43,23 @@ VARIANTS = {
         },
         points={"neuron_ausgabe": 0, "layer_erzeugen": 0, "batch_korrigieren": 0},
     ),
+    # Wrong: the answer under another name (the test says in German that `ausgabe` is missing); not a number;
+    # a batch of 5 identical inputs.
+    "falsch_name_nan_gleiche_zeilen": Variant(
+        answers={
+            "neuron_ausgabe": "ergebnis = 10",
+            "batch_korrigieren": "x_rnd = torch.rand(1, 3).expand(5, 3)",
+        },
+        points={"neuron_ausgabe": 0, "batch_korrigieren": 0},
+    ),
+    "falsch_nan_ohne_y": Variant(
+        answers={
+            "neuron_ausgabe": "ausgabe = float('nan')",
+            "layer_erzeugen": "layer = torch.nn.Linear(3, 10)\nx = torch.rand(3)",
+            "batch_korrigieren": "x_rnd = torch.rand(5, 3)\nx_rnd[0, 0] = float('inf')",
+        },
+        points={"neuron_ausgabe": 0, "layer_erzeugen": 0, "batch_korrigieren": 0},
+    ),
     # Wrong: y computed for another input than x; a batch with 10 values per input.
     "falsch_anderes_x": Variant(
         answers={

@@ -21,6 +21,25 @@ VARIANTS = {
     ),
     # Right: multiplying with the mask (keeps integer dtypes).
     "richtig_maske": Variant(answers={"my_tensor_relu": "def my_tensor_relu(x):\n    return x * (x > 0)"}),
+    # Wrong: no function (the test says so in German); the function under another name.
+    "falsch_keine_funktion_anderer_name": Variant(
+        answers={
+            "my_single_relu": "my_single_relu = 0",
+            "my_tensor_relu": "def tensor_relu(x):\n    return torch.clamp(x, min=0)",
+        },
+        points={"my_single_relu": 0, "my_tensor_relu": 0},
+    ),
+    # Wrong: a float for every input (int in, float out is right; but 1e-9 -> 0.0 is wrong); a Python loop
+    # that works only for 1-D tensors (the visible test passes, the hidden 0-d and 2-D cases fail).
+    "falsch_gerundet_nur_1d": Variant(
+        answers={
+            "my_single_relu": "def my_single_relu(x):\n    return round(max(0, x), 3)",
+            "my_tensor_relu": (
+                "def my_tensor_relu(x):\n    return torch.tensor([max(0, v) for v in x.tolist()], dtype=x.dtype)"
+            ),
+        },
+        points={"my_single_relu": 0, "my_tensor_relu": 0},
+    ),
     # Wrong: the absolute value instead of ReLU.
     "falsch_abs": Variant(
         answers={

@@ -48,6 +48,17 @@ NET_32_VERGESSEN = """net_32 = torch.nn.Sequential(
     torch.nn.Linear(16, 1),
 )"""
 
+# The output layer without a bias: the visible tests pass, the hidden ones do not.
+NET_32_OHNE_BIAS = """net_32 = torch.nn.Sequential(
+    torch.nn.Linear(1, 16),
+    torch.nn.ReLU(),
+    torch.nn.Linear(16, 32),
+    torch.nn.ReLU(),
+    torch.nn.Linear(32, 16),
+    torch.nn.ReLU(),
+    torch.nn.Linear(16, 1, bias=False),
+)"""
+
 VARIANTS = {
     # Right: a copy of net with two layers replaced; the number as a 0-d tensor.
     "richtig_kopie_tensor": Variant(
@@ -60,6 +71,11 @@ VARIANTS = {
     # Right: counted by PyTorch (an int).
     "richtig_gezaehlt": Variant(
         answers={"num_weights": "num_weights = sum(p.numel() for p in net.parameters())"},
+    ),
+    # Wrong: a layer without bias; the number under another name (the test says in German that it is missing).
+    "falsch_ohne_bias_anderer_name": Variant(
+        answers={"net_32": NET_32_OHNE_BIAS, "num_weights": "anzahl_parameter = 593"},
+        points={"net_32": 0, "num_weights": 0},
     ),
     # Wrong: the other hidden layer widened; only the weights counted (bias forgotten).
     "falsch_vorletzte_ohne_bias": Variant(

@@ -26,6 +26,33 @@ VARIANTS = {
             "mse": "def mse(x, y):\n    return torch.nn.functional.mse_loss(x, y)",
         }
     ),
+    # Right: the sum divided by the number of rows; PyTorch's loss object itself as `mse`.
+    "richtig_summe_durch_n_mseloss": Variant(
+        answers={
+            "squared_err": "def squared_err(x, y):\n    return (y - x) * (y - x)",
+            "mse": "mse = torch.nn.MSELoss()",
+        }
+    ),
+    "richtig_summe_durch_n": Variant(
+        answers={"mse": "def mse(x, y):\n    return ((x - y) ** 2).sum() / x.shape[0]"},
+    ),
+    # Wrong: rounded to whole numbers (the visible cases are whole numbers, random pairs are not); rounded
+    # to 4 places (close enough for the visible float32 check, not for the hidden float64 one).
+    "falsch_gerundet": Variant(
+        answers={
+            "squared_err": "def squared_err(x, y):\n    return int((x - y) ** 2)",
+            "mse": "def mse(x, y):\n    return round(((x - y) ** 2).mean().item(), 4)",
+        },
+        points={"squared_err": 0, "mse": 0},
+    ),
+    # Wrong: the functions under other names (the tests say in German which function is missing).
+    "falsch_andere_namen": Variant(
+        answers={
+            "squared_err": "def squared_error(x, y):\n    return (x - y) ** 2",
+            "mse": "def mean_squared_error(x, y):\n    return ((x - y) ** 2).mean()",
+        },
+        points={"squared_err": 0, "mse": 0},
+    ),
     # Wrong: the absolute difference; the sum of the squared errors without the mean.
     "falsch_betrag_summe": Variant(
         answers={

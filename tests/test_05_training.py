@@ -37,22 +37,32 @@ for it in tqdm(range(max_iter)):
     {append}
     if it % 100 == 0:
         with torch.no_grad():
-            print(it, torch_mse(net(x_test), y_test).item())
+            print(it, torch_mse(net(x_val), y_val).item())
 """
 
 
-def monitoring(zero_grad="optimizer.zero_grad()", append="loss_hist.append(loss.item())"):
-    return MONITORING.format(zero_grad=zero_grad, append=append)
+def monitoring(zero_grad="optimizer.zero_grad()", append="loss_hist.append(loss.item())", watch=None):
+    """The improved network; ``watch`` replaces the validation every 100 steps."""
+    source = MONITORING.format(zero_grad=zero_grad, append=append)
+    if watch is not None:
+        block = source[source.index("    if it % 100 == 0:") :]
+        source = source.replace(block, watch)
+    return source
+
+
+def loop(step: str) -> str:
+    """The training loop cell with ``step`` as the body of each of the 1000 steps."""
+    return LOOP_HEAD + "for _ in tqdm(range(max_iter)):\n" + step
 
 
 VARIANTS = {
-    # Right: one-line batch with randint(0, n, ...), backward and step first, net.zero_grad() at the end (the
-    # gradients are then None); squeezed predictions and a float MSE; a narrower network with 1500 steps and
-    # float(loss) in loss_hist.
+    # Right: one-line batch with randint(0, n, (16, 1)) (inputs of shape (16, 1, 1)), backward and step first,
+    # net.zero_grad() at the end (the gradients are then None); squeezed predictions and a float MSE; a narrower
+    # network with 1500 steps and float(loss) in loss_hist.
     "richtig_zero_grad_am_ende": Variant(
         answers={
             "training_loop": LOOP_HEAD + "for _ in tqdm(range(max_iter)):\n"
-            "    idx = torch.randint(0, len(x_train), (16,))\n"
+            "    idx = torch.randint(0, len(x_train), (16, 1))\n"
             "    loss = torch_mse(net(x_train[idx]), y_train[idx])\n"
             "    loss.backward()\n"
             "    optimizer.step()\n"
@@ -78,7 +88,7 @@ VARIANTS = {
             "    loss_hist += [float(loss)]\n"
             "    if it % 100 == 0:\n"
             "        with torch.no_grad():\n"
-            "            print(f'{it}: {torch_mse(net(x_test), y_test):.4f}')\n"
+            "            print(f'{it}: {torch_mse(net(x_val), y_val):.4f}')\n"
             "plt.plot(loss_hist)\n"
             "plt.show()",
         }
@@ -116,7 +126,7 @@ VARIANTS = {
             "    verlauf.append(loss.item())\n"
             "    if it % 100 == 0:\n"
             "        with torch.no_grad():\n"
-            "            print(it, torch_mse(net(x_test), y_test).item())\n"
+            "            print(it, torch_mse(net(x_val), y_val).item())\n"
             "loss_hist = np.array(verlauf)",
         }
     ),
@@ -158,7 +168,7 @@ VARIANTS = {
             "    loss_hist.append(loss.item())\n"
             "    if it % 100 == 0:\n"
             "        with torch.no_grad():\n"
-            "            print(it, torch_mse(net(x_test), y_test).item())\n",
+            "            print(it, torch_mse(net(x_val), y_val).item())\n",
         },
         points={"training_loop": 0, "test_loss": 0, "training_monitoring": 0},
     ),
@@ -192,5 +202,85 @@ VARIANTS = {
             "training_monitoring": monitoring(zero_grad="pass"),
         },
         points={"training_loop": 0, "test_loss": 0, "training_monitoring": 0},
+    ),
+    # Right: the mini-batches from a shuffled DataLoader over the training data (exactly 16 per batch, a new
+    # iterator after each pass); the validation loss every 50 steps, counted from 1, with an F-string.
+    "richtig_dataloader_validierung_alle_50": Variant(
+        answers={
+            "training_loop": LOOP_HEAD + "loader = torch.utils.data.DataLoader(\n"
+            "    torch.utils.data.TensorDataset(x_train, y_train), batch_size=16, shuffle=True)\n"
+            "batches = iter(loader)\n"
+            "for _ in tqdm(range(max_iter)):\n"
+            "    try:\n"
+            "        xb, yb = next(batches)\n"
+            "    except StopIteration:\n"
+            "        batches = iter(loader)\n"
+            "        xb, yb = next(batches)\n"
+            "    optimizer.zero_grad()\n"
+            "    torch_mse(net(xb), yb).backward()\n"
+            "    optimizer.step()\n",
+            "training_monitoring": monitoring(
+                watch="    if (it + 1) % 50 == 0:\n"
+                "        with torch.no_grad():\n"
+                "            val = torch_mse(net(x_val), y_val)\n"
+                "        print(f'Schritt {it + 1}: {val.item():.4f}')\n"
+            ),
+        }
+    ),
+    # Wrong (grading gaps of issue 11): the mini-batches come from the test data (the net still learns the
+    # curve); the monitoring loop never evaluates the validation data.
+    "falsch_testdaten_nie_validiert": Variant(
+        answers={
+            "training_loop": loop(
+                "    ind = torch.randint(len(x_test), (16,))\n"
+                "    loss = torch_mse(net(x_test[ind]), y_test[ind])\n"
+                "    optimizer.zero_grad()\n    loss.backward()\n    optimizer.step()\n"
+            ),
+            "training_monitoring": monitoring(watch=""),
+        },
+        points={"training_loop": 0, "training_monitoring": 0},
+    ),
+    # Wrong: every step trains on all training data instead of a mini-batch of 16; the monitoring evaluates
+    # the test data every 100 steps (tuning on the test set).
+    "falsch_alle_trainingsdaten_testdaten_beobachtet": Variant(
+        answers={
+            "training_loop": loop(
+                "    loss = torch_mse(net(x_train), y_train)\n"
+                "    optimizer.zero_grad()\n    loss.backward()\n    optimizer.step()\n"
+            ),
+            "training_monitoring": monitoring(
+                watch="    if it % 100 == 0:\n"
+                "        with torch.no_grad():\n"
+                "            print(it, torch_mse(net(x_test), y_test).item())\n"
+            ),
+        },
+        points={"training_loop": 0, "training_monitoring": 0},
+    ),
+    # Wrong: mini-batches of 16 from the validation data; the validation loss only once, after training.
+    "falsch_validierungsdaten_nur_am_ende": Variant(
+        answers={
+            "training_loop": loop(
+                "    ind = torch.randint(len(x_val), (16,))\n"
+                "    loss = torch_mse(net(x_val[ind]), y_val[ind])\n"
+                "    optimizer.zero_grad()\n    loss.backward()\n    optimizer.step()\n"
+            ),
+            "training_monitoring": monitoring(watch="")
+            + "with torch.no_grad():\n    print(torch_mse(net(x_val), y_val).item())\n",
+        },
+        points={"training_loop": 0, "training_monitoring": 0},
+    ),
+    # Wrong: mini-batches of 4 instead of 16 (trains well); the validation only every 200 steps.
+    "falsch_batch_4_alle_200": Variant(
+        answers={
+            "training_loop": loop(
+                STEP.replace("(16,)", "(4,)") + "    optimizer.zero_grad()\n    loss.backward()\n    optimizer.step()\n"
+            ),
+            "training_monitoring": monitoring(
+                watch="    if it % 200 == 0:\n"
+                "        with torch.no_grad():\n"
+                "            print(it, torch_mse(net(x_val), y_val).item())\n"
+            ),
+        },
+        points={"training_loop": 0, "training_monitoring": 0},
     ),
 }

@@ -81,9 +81,10 @@ better_net = torch.nn.Sequential(
 ).to(device)
 loader = torch.utils.data.DataLoader(mnist_train, batch_size=32, shuffle=True)
 opt = torch.optim.Adam(better_net.parameters(), lr=1e-3)
+val_loader = torch.utils.data.DataLoader(mnist_val, batch_size=100)
 for ep in range(n_epoch):
     train(better_net, loader, torch.nn.CrossEntropyLoss(), opt, 1)
-    acc_hist.append(evaluate(better_net, test_loader))
+    acc_hist.append(evaluate(better_net, val_loader))
 """,
 }
 
@@ -172,9 +173,9 @@ for snapshot in snapshots:
     snapshot.eval()
     correct = 0
     with torch.no_grad():
-        for x, y in torch.utils.data.DataLoader(mnist_test, batch_size=1000):
+        for x, y in torch.utils.data.DataLoader(mnist_val, batch_size=1000):
             correct += (snapshot(x.to(device)).argmax(1) == y.to(device)).sum().item()
-    acc_hist.append(correct / len(mnist_test))
+    acc_hist.append(correct / len(mnist_val))
 better_net.eval()
 """,
 }
@@ -222,7 +223,7 @@ for ep in range(n_epoch):
         loss.backward()
         opt.step()
     with torch.no_grad():
-        for x, y in torch.utils.data.DataLoader(mnist_test, batch_size=500):
+        for x, y in torch.utils.data.DataLoader(mnist_val, batch_size=500):
             sum_correct += (better_net(x.to(device)).argmax(dim=1) == y.to(device)).sum().item()
             sum_imgs += len(y)
     acc_hist.append(sum_correct / sum_imgs)
@@ -269,9 +270,51 @@ for ep in range(n_epoch):
         opt.step()
     correct = 0
     with torch.no_grad():
-        for x, y in torch.utils.data.DataLoader(mnist_test, batch_size=500):
+        for x, y in torch.utils.data.DataLoader(mnist_val, batch_size=500):
             correct += (better_net(x.to(device)).argmax(dim=1) == y.to(device)).sum().item()
-    acc_hist.append(100 * correct / len(mnist_test))
+    acc_hist.append(100 * correct / len(mnist_val))
+""",
+}
+
+# The grading gaps of issue 11; the other tasks keep the reference answers.
+FALSCH_C = {
+    # a ReLU after the output layer: the outputs are no longer logits (they cannot be negative)
+    "mnist_net": changed(
+        "mnist_net", ("    torch.nn.Linear(128, 10),\n", "    torch.nn.Linear(128, 10),\n    torch.nn.ReLU(),\n")
+    ),
+    # the mean of the per-batch accuracies, kept in the given counters (wrong when the last batch is smaller)
+    "accuracy": changed(
+        "accuracy",
+        ("sum_imgs += len(y_batch)", "sum_imgs += 1"),
+        ("sum_correct += (labels == y_batch).sum().item()", "sum_correct += (labels == y_batch).float().mean().item()"),
+    ),
+    # tuned on the test data: the accuracy after each epoch on mnist_test instead of mnist_val
+    "accuracy_per_epoch": changed(
+        "accuracy_per_epoch",
+        ("DataLoader(mnist_val, batch_size=500)", "DataLoader(mnist_test, batch_size=500)"),
+    ),
+}
+
+FALSCH_D = {
+    # Softmax at the end: probabilities instead of logits
+    "mnist_net": """
+net = torch.nn.Sequential(
+    torch.nn.Flatten(),
+    torch.nn.Linear(784, 128),
+    torch.nn.ReLU(),
+    torch.nn.Linear(128, 10),
+    torch.nn.Softmax(dim=1),
+)
+""",
+    # a list of per-batch accuracies and their mean
+    "accuracy": """
+def evaluate(net, loader):
+    accs = []
+    with torch.no_grad():
+        for x_batch, y_batch in loader:
+            pred = net(x_batch.to(device)).argmax(dim=1)
+            accs.append((pred == y_batch.to(device)).float().mean())
+    return torch.stack(accs).mean()
 """,
 }
 
@@ -280,4 +323,6 @@ VARIANTS = {
     "richtig_b": Variant(answers=RICHTIG_B),
     "falsch_a": Variant(answers=FALSCH_A, points=NONE),
     "falsch_b": Variant(answers=FALSCH_B, points=NONE),
+    "falsch_c": Variant(answers=FALSCH_C, points=dict.fromkeys(FALSCH_C, 0)),
+    "falsch_d": Variant(answers=FALSCH_D, points=dict.fromkeys(FALSCH_D, 0)),
 }

@@ -209,4 +209,36 @@ VARIANTS = {
         },
         points={"numpy_backward": 0, "torch_gradients": 0},
     ),
+    # ------------------------------------------------------------------ the shapes worked out differently
+    "richtig_spaltenform": Variant(
+        answers={
+            # the column-vector formulas of the notebook, applied example by example through transposes
+            "numpy_backward": changed(
+                "numpy_backward",
+                (
+                    NUMPY_LOOP,
+                    "            delta_spalten = self.weights[-i + 1].T @ delta.T  # (n_l, B)\n"
+                    "            delta = delta_spalten.T * self.sigmoid_prime(zs[-i])\n"
+                    "            gradient_w[-i] = (activations[-i - 1].T @ delta).T\n"
+                    "            gradient_b[-i] = np.ones(len(delta)) @ delta\n",
+                ),
+            ),
+        }
+    ),
+    "falsch_formen": Variant(
+        answers={
+            # the weights of the layer itself instead of the layer behind it (shapes only fit by chance)
+            "numpy_backward": changed("numpy_backward", ("delta @ self.weights[-i + 1]", "delta @ self.weights[-i].T")),
+        },
+        points={"numpy_backward": 0},
+    ),
+    "falsch_transponiert": Variant(
+        answers={
+            # W transposed: the shapes do not fit, the cell raises
+            "numpy_backward": changed(
+                "numpy_backward", ("delta @ self.weights[-i + 1]", "delta @ self.weights[-i + 1].T")
+            ),
+        },
+        points={"numpy_backward": 0},
+    ),
 }

@@ -20,17 +20,18 @@ ADD_ACC = "            self.grad += out.grad\n            other.grad += out.grad
 MUL_ACC = "            self.grad += other.data * out.grad\n            other.grad += self.data * out.grad\n"
 RELU_ACC = "            self.grad += (1.0 if self.data > 0 else 0.0) * out.grad\n"
 MANUAL = "o.grad = 1.0\no._backward()\nn._backward()\nx1w1x2w2._backward()\nx1w1._backward()\nx2w2._backward()"
-BACKWARD = "        besuche(self)\n        self.grad = 1.0\n        for v in reversed(topo):\n            v._backward()"
+BACKWARD = "        visit(self)\n        self.grad = 1.0\n        for v in reversed(topo):\n            v._backward()"
 VISIT = (
     "        if v not in visited:\n"
     "            visited.add(v)\n"
     "            for child in v._prev:\n"
-    "                besuche(child)\n"
+    "                visit(child)\n"
     "            topo.append(v)\n"
 )
+DQ = "return (f(x + h) - f(x)) / h"
 RESET = "    for p in modell.parameters():\n        p.grad = 0.0\n"
 UPDATE = "        p.data -= lernrate * p.grad\n"
-LOSS = "    loss = sum(((y_dach - y) ** 2 for y_dach, y in zip(vorhersagen, ys, strict=True)), Value(0.0))\n"
+LOSS = "    verlust = sum(((y_dach - y) ** 2 for y_dach, y in zip(vorhersagen, ys, strict=True)), Value(0.0))\n"
 
 ALL_WRONG = dict.fromkeys(
     [
@@ -45,7 +46,7 @@ VARIANTS = {
     "richtig_a": Variant(
         answers={
             # central difference quotient
-            "differenzenquotient": "h = 0.0001\nx = 3.0\ndx = (f(x + h) - f(x - h)) / (2 * h)\ndx",
+            "differenzenquotient": changed("differenzenquotient", (DQ, "return (f(x + h) - f(x - h)) / (2 * h)")),
             # other numbers (int data, inactive ReLU), other labels, other operand order
             "neuron_knoten": (
                 "x1 = Value(-1.0, label='x1')\nx2 = Value(4, label='x2')\n"
@@ -73,9 +74,9 @@ VARIANTS = {
             ),
             # iterative depth-first search
             "topo_sort": (
-                "def build_topo(wurzel):\n"
+                "def build_topo(root):\n"
                 "    topo, visited = [], set()\n"
-                "    stapel = [(wurzel, False)]\n"
+                "    stapel = [(root, False)]\n"
                 "    while stapel:\n"
                 "        v, fertig = stapel.pop()\n"
                 "        if fertig:\n"
@@ -129,20 +130,25 @@ VARIANTS = {
                 ),
                 (
                     LOSS,
-                    "    loss = sum((y_dach - y) ** 2 for y_dach, y in zip(vorhersagen, ys)) / len(ys)\n",
+                    "    verlust = sum((y_dach - y) ** 2 for y_dach, y in zip(vorhersagen, ys)) / len(ys)\n",
                 ),
                 (RESET, ""),
                 (UPDATE, UPDATE + "    modell.zero_grad()\n"),
-                ("    return loss.data", "    return float(loss.data)"),
+                ("    return verlust.data", "    return float(verlust.data)"),
             ),
         },
     ),
     "richtig_b": Variant(
         answers={
             # with tensors: dx is a tensor
-            "differenzenquotient": (
-                "h = 0.0001\nx = 3.0\n"
-                "dx = (f(torch.tensor(x + h, dtype=torch.float64)) - f(torch.tensor(x, dtype=torch.float64))) / h\n"
+            "differenzenquotient": changed(
+                "differenzenquotient",
+                (
+                    DQ,
+                    "oben = f(torch.tensor(x + h, dtype=torch.float64))\n"
+                    "    unten = f(torch.tensor(x, dtype=torch.float64))\n"
+                    "    return (oben - unten) / h",
+                ),
             ),
             "neuron_knoten": changed("neuron_knoten", ('x1 = Value(2.0, label="x1")', 'x1 = Value(-3, label="x1")')),
             # the seed's 1.0 * out.grad
@@ -171,16 +177,16 @@ VARIANTS = {
             ),
             # recursion that returns lists
             "topo_sort": (
-                "def build_topo(wurzel, visited=None):\n"
+                "def build_topo(root, visited=None):\n"
                 "    if visited is None:\n"
                 "        visited = set()\n"
-                "    if wurzel in visited:\n"
+                "    if root in visited:\n"
                 "        return []\n"
-                "    visited.add(wurzel)\n"
+                "    visited.add(root)\n"
                 "    topo = []\n"
-                "    for child in wurzel._prev:\n"
+                "    for child in root._prev:\n"
                 "        topo += build_topo(child, visited)\n"
-                "    return topo + [wurzel]\n"
+                "    return topo + [root]\n"
             ),
             # a list as 'visited', slicing instead of reversed
             "backward_methode": changed(
@@ -198,10 +204,10 @@ VARIANTS = {
             "mlp_training": changed(
                 "mlp_training",
                 (
-                    "        aktivierung = sum((wi * xi for wi, xi in zip(self.w, x, strict=True)), self.b)\n"
-                    "        return aktivierung.tanh()\n",
-                    "        aktivierung = sum(wi * xi for wi, xi in zip(self.w, x)) + self.b\n"
-                    "        e = (2 * aktivierung).exp()\n"
+                    "        act = sum((wi * xi for wi, xi in zip(self.w, x, strict=True)), self.b)\n"
+                    "        return act.tanh()\n",
+                    "        act = sum(wi * xi for wi, xi in zip(self.w, x)) + self.b\n"
+                    "        e = (2 * act).exp()\n"
                     "        return (e - 1) / (e + 1)\n",
                 ),
                 (RESET, ""),
@@ -211,7 +217,7 @@ VARIANTS = {
                 ),
                 (
                     LOSS,
-                    "    loss = sum([(y_dach - y) ** 2 for y_dach, y in zip(vorhersagen, ys)])\n",
+                    "    verlust = sum([(y_dach - y) ** 2 for y_dach, y in zip(vorhersagen, ys)])\n",
                 ),
                 (UPDATE, "        p.data += -lernrate * p.grad\n"),
             ),
@@ -220,7 +226,7 @@ VARIANTS = {
     # ------------------------------------------------------------------ typical mistakes (each test on its own)
     "falsch_a": Variant(
         answers={
-            "differenzenquotient": "h = 0.0001\nx = 3.0\ndx = f(x + h) - f(x)\n",  # not divided by h
+            "differenzenquotient": changed("differenzenquotient", (DQ, "return f(x + h) - f(x)")),  # not divided by h
             "neuron_knoten": changed(  # bias forgotten
                 "neuron_knoten", ("n = x1w1x2w2 + b\n", "n = x1w1x2w2\n")
             ),
@@ -245,7 +251,7 @@ VARIANTS = {
                     "            visited.add(v)\n"
                     "            topo.append(v)\n"
                     "            for child in v._prev:\n"
-                    "                besuche(child)\n",
+                    "                visit(child)\n",
                 ),
             ),
             "backward_methode": changed(  # _backward in topological instead of reversed order
@@ -260,7 +266,7 @@ VARIANTS = {
     ),
     "falsch_b": Variant(
         answers={
-            "differenzenquotient": "h = 0.0001\nx = 3.0\ndx = (f(x) - f(x + h)) / h\n",  # sign
+            "differenzenquotient": changed("differenzenquotient", (DQ, "return (f(x) - f(x + h)) / h")),  # sign
             "neuron_knoten": changed(  # ReLU as a plain number: o no longer in the graph
                 "neuron_knoten", ("o = n.relu()\n", "o = Value(max(0.0, n.data))\n")
             ),
@@ -285,7 +291,7 @@ VARIANTS = {
                 "topo_sort",
                 (
                     VISIT,
-                    "        for child in v._prev:\n            besuche(child)\n        topo.append(v)\n",
+                    "        for child in v._prev:\n            visit(child)\n        topo.append(v)\n",
                 ),
             ),
             "backward_methode": changed(  # gradient of the root not set to 1
@@ -300,7 +306,9 @@ VARIANTS = {
     ),
     "falsch_c": Variant(
         answers={
-            "differenzenquotient": "h = 0.0001\nx = 3.0\ndx = (f(x + 1) - f(x)) / 1\n",  # h far too large
+            "differenzenquotient": changed(  # h far too large
+                "differenzenquotient", (DQ, "return (f(x + 1) - f(x)) / 1")
+            ),
             "neuron_knoten": changed(  # no labels
                 "neuron_knoten",
                 ('x1w1.label = "x1*w1"\n', ""),
@@ -346,5 +354,53 @@ VARIANTS = {
             ),
         },
         points=ALL_WRONG,
+    ),
+    # ------------------------------------------------------------------ grading gaps: difference quotient, ReLU at 0
+    "richtig_c": Variant(
+        answers={
+            "differenzenquotient": changed(
+                "differenzenquotient", (DQ, "differenz = f(x + h) - f(x)\n    return float(differenz / h)")
+            ),
+            "backward_relu": changed(
+                "backward_relu", (RELU, "            self.grad = out.grad if self.data > 0 else 0.0\n")
+            ),
+        }
+    ),
+    "richtig_d": Variant(
+        answers={
+            "differenzenquotient": changed("differenzenquotient", (DQ, "return (f(x + h) - f(x)) * (1 / h)")),
+            "backward_relu": changed(
+                "backward_relu", (RELU, "            self.grad = float(self.data > 0) * out.grad\n")
+            ),
+        }
+    ),
+    "falsch_analytisch": Variant(
+        answers={
+            # the derivative of the parabola typed in instead of the difference quotient
+            "differenzenquotient": changed("differenzenquotient", (DQ, "return 6 * x - 4")),
+            # derivative 1 at exactly 0, where the task says 0
+            "backward_relu": changed(
+                "backward_relu", (RELU, "            self.grad = (1.0 if self.data >= 0 else 0.0) * out.grad\n")
+            ),
+        },
+        points={"differenzenquotient": 0, "backward_relu": 0},
+    ),
+    "falsch_festes_h": Variant(
+        answers={
+            # the given h ignored: right for h = 0.0001 only
+            "differenzenquotient": changed("differenzenquotient", (DQ, "return (f(x + 0.0001) - f(x)) / 0.0001")),
+            "backward_relu": changed(
+                "backward_relu", (RELU, "            self.grad = 0.0 if self.data < 0 else out.grad\n")
+            ),
+        },
+        points={"differenzenquotient": 0, "backward_relu": 0},
+    ),
+    "falsch_zahl": Variant(
+        answers={
+            # the value at x = 3 typed in
+            "differenzenquotient": changed("differenzenquotient", (DQ, "return 14.0003")),
+            "backward_relu": changed("backward_relu", (RELU, "            self.grad = (out.data >= 0) * out.grad\n")),
+        },
+        points={"differenzenquotient": 0, "backward_relu": 0},
     ),
 }

@@ -1,11 +1,13 @@
 """The `course` package: data location, the 1-D data set, graph drawing, command line."""
 
 import hashlib
+import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import graphviz
 import pytest
 import torch
 from harness import answer_cell, free_text_cell, grading_cell, probe_notebook
@@ -75,7 +77,7 @@ def test_draw_dot_records_operations_left_to_right():
     a, b = Node(2.0, label="a"), Node(-3.0, label="b")
     c = Node(-6.0, (a, b), "*", "c")
     d = Node(4.0, (c, a), "+", "d")
-    dot = course.draw_dot(d)
+    dot = course.draw_dot(d, rankdir="LR")
     src = dot.source
     assert dot.graph_attr["rankdir"] == "LR"
     for n in (a, b, c, d):
@@ -86,7 +88,79 @@ def test_draw_dot_records_operations_left_to_right():
     assert f'{id(a)} -> "{id(c)}*"' in src and f'{id(b)} -> "{id(c)}*"' in src
     assert f'"{id(c)}*" -> {id(c)}' in src and f'{id(a)} -> "{id(d)}+"' in src
     assert src.count("->") == 6
-    assert course.draw_dot(d).source == src, "drawing is deterministic"
+    assert course.draw_dot(d).source == course.draw_dot(d).source, "drawing is deterministic"
+
+
+def svg_size_px(dot) -> tuple[float, float, float]:
+    """Width and height of the rendered SVG in browser pixels (4/3 px per pt) and graphviz's scale factor."""
+    svg = dot.pipe(format="svg").decode()
+    width, height = re.search(r'<svg width="([\d.]+)pt" height="([\d.]+)pt"', svg).groups()
+    scale = float(re.search(r'class="graph" transform="scale\(([\d.]+)', svg).group(1))
+    return float(width) * 4 / 3, float(height) * 4 / 3, scale
+
+
+def neuron_graph():
+    """o = ReLU(x1*w1 + x2*w2 + b), the graph of 08 that used to be 2,461 px wide."""
+    x1, x2, w1, w2, b = (Node(v, label=n) for v, n in ((2.0, "x1"), (-1.0, "x2"), (1.5, "w1"), (0.5, "w2"), (0.5, "b")))
+    x1w1 = Node(3.0, (x1, w1), "*", "x1*w1")
+    x2w2 = Node(-0.5, (x2, w2), "*", "x2*w2")
+    summe = Node(2.5, (x1w1, x2w2), "+", "x1*w1 + x2*w2")
+    n = Node(3.0, (summe, b), "+", "n")
+    return Node(3.0, (n,), "ReLU", "o")
+
+
+OUTPUT_AREA_PX = 968  # width of a notebook's output area in JupyterLab
+
+
+def test_draw_dot_keeps_small_graphs_left_to_right():
+    a, b = Node(2.0, label="a"), Node(-3.0, label="b")
+    dot = course.draw_dot(Node(-6.0, (a, b), "*", "c"))
+    assert dot.graph_attr["rankdir"] == "LR"
+    width, _, scale = svg_size_px(dot)
+    assert width <= OUTPUT_AREA_PX and scale == 1.0
+
+
+def test_draw_dot_draws_wide_graphs_top_to_bottom_unscaled():
+    wide = course.draw_dot(neuron_graph(), rankdir="LR")
+    assert svg_size_px(course.draw_dot(neuron_graph(), rankdir="LR", max_width=100))[0] > 2 * OUTPUT_AREA_PX
+    assert svg_size_px(wide)[0] <= OUTPUT_AREA_PX, "an explicit direction is scaled to fit"
+    dot = course.draw_dot(neuron_graph())
+    assert dot.graph_attr["rankdir"] == "TB"
+    width, height, scale = svg_size_px(dot)
+    assert width <= OUTPUT_AREA_PX and scale == 1.0, "the neuron fits without shrinking its text"
+    assert height < 1200
+
+
+@pytest.mark.parametrize("shape", ["chain", "broad"])
+def test_draw_dot_fits_every_graph_into_the_output_area(shape):
+    if shape == "chain":  # 40 additions one after another: too wide in both directions, so graphviz shrinks it
+        node = Node(0.0, label="x0")
+        for i in range(40):
+            node = Node(float(i), (node, Node(1.0, label=f"c{i}")), "+", f"x{i + 1}")
+    else:  # 60 inputs summed at once: narrow from left to right
+        node = Node(60.0, [Node(1.0, label=f"x{i}") for i in range(60)], "+", "summe")
+    dot = course.draw_dot(node)
+    width, _, scale = svg_size_px(dot)
+    assert width <= OUTPUT_AREA_PX
+    assert dot.graph_attr["rankdir"] == {"chain": "TB", "broad": "LR"}[shape]
+    assert (scale < 1.0) == (shape == "chain")
+
+
+def test_draw_dot_without_graphviz_executable(monkeypatch):
+    """Without `dot` the layout cannot be measured: the drawing is left to right and carries the size limit."""
+
+    def missing(*args, **kwargs):
+        raise graphviz.ExecutableNotFound(["dot"])
+
+    monkeypatch.setattr(graphviz.Digraph, "pipe", missing)
+    dot = course.draw_dot(neuron_graph())
+    assert dot.graph_attr["rankdir"] == "LR" and dot.graph_attr["size"].startswith("9.5,")
+
+
+def test_draw_dot_shows_no_negative_zero():
+    zero = Node(-0.0, (Node(-1.0, label="a"), Node(0.0, label="b")), "*", "c")
+    src = course.draw_dot(zero).source
+    assert "data 0.0000" in src and "-0.0000" not in src
 
 
 def test_draw_dot_renders_svg_with_graphviz():
@@ -171,18 +245,18 @@ def test_cli_outside_a_course(tmp_path):
 
 def test_cli_pipeline_end_to_end(small_course):
     """release -> submissions -> grade -> feedback -> export -> scores, all through the command line."""
-    from course import pipeline
+    from course.demo import write_submission
 
     root = small_course
     assert run_cli("--root", str(root), "release").returncode == 0
     student_nb = (root / "release" / "01_probe" / "probe.ipynb").read_text()
     assert "return 2 * x" not in student_nb and "doppelt(-3)" not in student_nb and "Darum" not in student_nb
     assert "# DEINE LÖSUNG HIER" in student_nb and "DEINE ANTWORT HIER" in student_nb
-    pipeline.write_submission(
+    write_submission(
         root, "01_probe", "anna", {"doppelt": "def doppelt(x):\n    return x + x", "warum": "Weil x + x = 2x."}
     )
-    pipeline.write_submission(root, "01_probe", "ben", {"doppelt": "def doppelt(x):\n    return x * x"})
-    pipeline.write_submission(root, "01_probe", "carla", {})
+    write_submission(root, "01_probe", "ben", {"doppelt": "def doppelt(x):\n    return x * x"})
+    write_submission(root, "01_probe", "carla", {})
     graded = run_cli("--root", str(root), "grade", "-j", "2")
     assert graded.returncode == 0, graded.stdout + graded.stderr
     assert "3 von 3 Abgaben bewertet" in graded.stdout

@@ -67,10 +67,11 @@ def probe_course(tmp: Path) -> Path:
 
 
 def points(root: Path) -> dict:
-    found: dict[str, dict] = {}
+    """Points per student and task; a rejected submission (no gradebook entry or zeros) has 0 everywhere."""
+    found = {student: dict.fromkeys(FULL, 0.0) for student in CASES}
     for row in task_scores(root, A):
         if row["task"] in FULL:
-            found.setdefault(row["student"], {})[row["task"]] = row["score"]
+            found[row["student"]][row["task"]] = row["score"]
     return found
 
 
@@ -99,7 +100,7 @@ def test_the_three_gradebooks_agree(graded):
 @pytest.mark.parametrize("way", WAYS)
 def test_a_submission_with_a_link_is_rejected_every_way(graded, way):
     roots, scores, answers, results = graded
-    assert not any(scores[way].get("liest_loesung", {}).values())
+    assert not any(scores[way]["liest_loesung"].values())
     assert not (roots[way] / "autograded" / "liest_loesung" / A / "daten.txt").exists()
     if way == "formgrader":
         assert not answers["liest_loesung"]["success"]

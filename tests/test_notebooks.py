@@ -13,7 +13,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from course import pipeline
+from course import publish
+from course.solutions import execute_notebook
 from course.submissions import is_answer_cell, is_autograded_test, nbgrader_meta
 
 REPO = Path(__file__).resolve().parents[1]
@@ -173,12 +174,14 @@ def name_check(statement: ast.stmt) -> set[str] | None:
 
 
 def checked_names(source: str) -> set[str]:
-    """The names checked by the name checks at the top of a cell (among its imports, before anything else)."""
+    """The names checked at the top of a cell: among its imports and helper functions, before anything else."""
     checked = set()
     for statement in ast.parse(source).body:
         covered = name_check(statement)
         if covered is not None:
             checked |= covered
+        elif isinstance(statement, ast.FunctionDef) and not statement.decorator_list:
+            continue  # defining a helper reads no global name
         elif not isinstance(statement, ast.Import | ast.ImportFrom):
             break
     return checked
@@ -198,6 +201,8 @@ def test_name_check_detection():
     assert checked_names(good) == {"ausgabe", "net", "x_train"}
     late = "import torch\n_y = torch.zeros(1)\nassert 'ausgabe' in globals(), 'Die Variable `ausgabe` fehlt noch.'"
     assert checked_names(late) == set()
+    helper = "def _komma(z):\n    return str(z)\n\n\nassert 'mse' in globals(), 'Die Funktion `mse` fehlt noch.'"
+    assert checked_names(helper) == {"mse"}
     assert checked_names("assert 'ausgabe' in globals(), 'name not defined'") == set()
     assert checked_names("assert 'ausgabe' in globals(), 'Die Variable `y` fehlt noch.'") == set()
     assert checked_names("assert 'ausgabe' in globals()") == set()
@@ -229,10 +234,11 @@ def test_learning_goals_at_the_top_and_summary_at_the_end(path):
     assert goals, f"a `{LEARNING_GOALS}` section in a markdown cell before the first code cell"
     assert re.search(r"^- \S", goals[0].split("\n#")[0], re.M), f"`{LEARNING_GOALS}` needs a list (`- ...`)"
     last = nb.cells[-1]
-    assert last.cell_type == "markdown" and last.source.startswith(SUMMARY + "\n"), (
-        f"the last cell is a markdown cell starting with `{SUMMARY}`"
-    )
-    assert len(last.source.split("\n", 1)[1].strip()) > 40, f"`{SUMMARY}` needs some content"
+    assert last.cell_type == "markdown", "the last cell is a markdown cell with the summary"
+    parts = re.split(f"^{SUMMARY}$", last.source, flags=re.M)
+    assert len(parts) == 2, f"the last cell has the heading `{SUMMARY}` (once)"
+    assert not re.search(r"^#", parts[1], re.M), f"no other heading after `{SUMMARY}`: the summary ends the notebook"
+    assert len(parts[1].strip()) > 40, f"`{SUMMARY}` needs some content"
 
 
 @pytest.fixture(scope="module")
@@ -241,7 +247,7 @@ def fresh_release(tmp_path_factory):
     root.mkdir()
     shutil.copy(REPO / "nbgrader_config.py", root)
     shutil.copytree(REPO / "source", root / "source")
-    pipeline.release(root)
+    publish.release(root)
     return root / "release"
 
 
@@ -277,9 +283,26 @@ def public_lines(source) -> set[str]:
 
 
 @pytest.mark.parametrize("path", SOURCES, ids=ids)
+def test_blank_student_version_shows_no_name_error(path, fresh_release, monkeypatch):
+    """What a student sees before solving anything: every test cell fails in German, never with a NameError."""
+    from nbclient import NotebookClient
+
+    monkeypatch.setenv("COURSE_DATA_DIR", str(REPO / "data"))
+    student = fresh_release / path.parent.name / path.name
+    nb = nbformat.read(student, as_version=4)
+    resources = {"metadata": {"path": str(student.parent)}}
+    NotebookClient(nb, timeout=300, kernel_name="python3", allow_errors=True, resources=resources).execute()
+    name_errors = {
+        nbgrader_meta(c)["grade_id"]: out.evalue for c in nb.cells if is_autograded_test(c)
+        for out in c.outputs if out.output_type == "error" and out.ename == "NameError"
+    }  # fmt: skip
+    assert not name_errors, f"test cells of the blank student version end in a NameError: {name_errors}"
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=ids)
 def test_solution_notebook_runs_with_all_tests(path, monkeypatch):
     monkeypatch.setenv("COURSE_DATA_DIR", str(REPO / "data"))
-    nb = pipeline.execute_notebook(path)
+    nb = execute_notebook(path)
     errors = [
         out for c in nb.cells if c.cell_type == "code" and "raises-exception" not in c.metadata.get("tags", [])
         for out in c.outputs if out.output_type == "error"

@@ -1,0 +1,80 @@
+"""JupyterHub configuration of the course "Neuronale Netze mit PyTorch" (local demo: `make hub`).
+
+Local authenticator (PAM: the unix accounts that `make hub` creates), one server per user from this
+checkout's environment (LocalProcessSpawner with a cgroup per user), nbgrader's exchange, groups
+`students` and `instructors`, shared read-only data, an idle culler and German JupyterLab.
+Each user gets their own subdomain (`anna.nn-kurs.localhost`), so the instructor's Formgrader may be
+framed by the instructor's own JupyterLab without opening any server to framing by another user's.
+
+Settings from the environment: NNKURS_HUB_DIR (state, default /srv/nn-kurs), NNKURS_HUB_HOST
+(default nn-kurs.localhost), NNKURS_HUB_PORT (default 8000; the proxy's API and the hub use the
+next two ports).
+"""
+
+import os
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import kurs_hub  # noqa: E402
+
+c = get_config()  # noqa: F821
+
+HOST = os.environ.get("NNKURS_HUB_HOST", "nn-kurs.localhost")
+PORT = int(os.environ.get("NNKURS_HUB_PORT", "8000"))
+STATE = kurs_hub.hub_dir() / "hub"
+
+# --- where the hub listens; every user's server on its own subdomain -------------------------------
+c.JupyterHub.bind_url = f"http://127.0.0.1:{PORT}"
+c.JupyterHub.subdomain_host = f"http://{HOST}:{PORT}"
+c.JupyterHub.hub_bind_url = f"http://127.0.0.1:{PORT + 2}"
+c.ConfigurableHTTPProxy.api_url = f"http://127.0.0.1:{PORT + 1}"
+c.ConfigurableHTTPProxy.command = [str(kurs_hub.DEPLOY / "node_modules" / ".bin" / "configurable-http-proxy")]
+c.ConfigurableHTTPProxy.debug = False
+c.JupyterHub.db_url = f"sqlite:///{STATE / 'jupyterhub.sqlite'}"
+c.JupyterHub.cookie_secret_file = str(STATE / "jupyterhub_cookie_secret")
+c.JupyterHub.pid_file = str(STATE / "jupyterhub.pid")
+c.JupyterHub.template_paths = [str(kurs_hub.DEPLOY / "templates")]
+c.JupyterHub.cleanup_servers = True
+
+# --- accounts and groups ---------------------------------------------------------------------------
+c.JupyterHub.authenticator_class = "pam"
+c.PAMAuthenticator.open_sessions = False
+c.Authenticator.allowed_users = {*kurs_hub.STUDENTS, *kurs_hub.INSTRUCTORS}
+c.Authenticator.admin_users = set()
+c.JupyterHub.load_groups = {name: {"users": list(users)} for name, users in kurs_hub.GROUPS.items()}
+
+# --- one server per user -----------------------------------------------------------------------------
+c.JupyterHub.spawner_class = kurs_hub.make_spawner_class()
+c.Spawner.cmd = [str(kurs_hub.user_bin() / "jupyterhub-singleuser")]
+c.Spawner.default_url = "/lab"
+c.Spawner.notebook_dir = "~"
+c.Spawner.environment = kurs_hub.user_environment()
+c.Spawner.mem_limit = kurs_hub.MEM_LIMIT
+c.Spawner.cpu_limit = kurs_hub.CPU_LIMIT
+c.Spawner.start_timeout = 120
+c.Spawner.http_timeout = 120
+
+
+def pre_spawn_hook(spawner):
+    """Students and instructors get different Jupyter configuration (deploy/jupyter/<Rolle>)."""
+    groups = {g.name for g in spawner.user.groups}
+    spawner.environment = {**spawner.environment, "JUPYTER_CONFIG_PATH": kurs_hub.jupyter_config_path(groups)}
+
+
+c.Spawner.pre_spawn_hook = pre_spawn_hook
+
+# --- idle culler: stop servers nobody used for an hour ------------------------------------------------
+c.JupyterHub.load_roles = [
+    {
+        "name": "idle-culler",
+        "scopes": ["list:users", "read:users:activity", "read:servers", "delete:servers"],
+        "services": ["idle-culler"],
+    }
+]
+c.JupyterHub.services = [
+    {
+        "name": "idle-culler",
+        "command": [sys.executable, "-m", "jupyterhub_idle_culler", f"--timeout={kurs_hub.CULL_TIMEOUT}"],
+    }
+]

@@ -1,0 +1,366 @@
+"""The course's JupyterHub: accounts, folders, the course directory of the instructors, the spawner.
+
+Used by ``jupyterhub_config.py`` (the hub) and, as a script, by ``make hub``::
+
+    python deploy/kurs_hub.py setup   # as root: unix accounts, folders, course, released assignments
+    python deploy/kurs_hub.py start   # setup, then run the hub in the foreground
+
+Everything the hub writes lives under ``$NNKURS_HUB_DIR`` (default ``/srv/nn-kurs``): the hub's
+database and secrets (``hub/``), nbgrader's exchange (``exchange/``), the shared read-only data
+(``daten/``) and the home folders of the demo accounts (``home/<name>``).
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+DEPLOY = Path(__file__).resolve().parent
+REPO = DEPLOY.parent
+#: The checkout's environment (root's: its Python may live in a folder other users cannot enter).
+VENV = REPO / ".venv"
+#: The Python that the users' servers may run (any CPython of the same minor version, readable by all).
+USER_PYTHON = os.environ.get("NNKURS_HUB_PYTHON", f"/usr/bin/python{sys.version_info.major}.{sys.version_info.minor}")
+
+COURSE_ID = "nn-kurs"
+#: Demo accounts (real unix users, password below); hub groups are named as in nbgrader's docs.
+STUDENTS = ("anna", "ben")
+INSTRUCTORS = ("lehrende",)
+GROUPS = {"students": STUDENTS, "instructors": INSTRUCTORS}
+#: Password of every demo account (a local demo only: real courses log in through LTI or OAuth).
+DEMO_PASSWORD = os.environ.get("NNKURS_HUB_PASSWORD", "nn-kurs-demo")
+#: The instructors' course directory inside their home folder.
+COURSE_FOLDER = "nn-kurs"
+#: What `setup` releases to the students (all assignments of the course by default).
+ALL_ASSIGNMENTS = tuple(sorted(p.name for p in (REPO / "source").iterdir() if p.is_dir()))
+
+#: Per-user limits. KubeSpawner and SystemdSpawner enforce Spawner.mem_limit/cpu_limit themselves;
+#: the local demo enforces them with a cgroup per user where the kernel offers one (`KursSpawner`).
+MEM_LIMIT = os.environ.get("NNKURS_HUB_MEM_LIMIT", "4G")
+CPU_LIMIT = float(os.environ.get("NNKURS_HUB_CPU_LIMIT", "1.0"))
+#: Idle culler: stop servers without activity for this many seconds.
+CULL_TIMEOUT = int(os.environ.get("NNKURS_HUB_CULL_TIMEOUT", "3600"))
+
+#: Paths in the repository that no student may read (solutions, hidden tests, grades, history).
+#: Students need .venv/ and course/ of the checkout (the local demo runs their servers from it).
+PRIVATE_IN_REPO = (
+    "source", "tests", ".git", "submitted", "autograded", "feedback", "gradebook.db", "gradebook.db-journal",
+    ".bewertung", "reports", "grades.csv", "grades_aufgaben.csv", "benchmarks",
+)
+
+
+def hub_dir() -> Path:
+    return Path(os.environ.get("NNKURS_HUB_DIR", "/srv/nn-kurs"))
+
+
+def home(user: str) -> Path:
+    return hub_dir() / "home" / user
+
+
+def course_dir() -> Path:
+    """The instructors' course directory (shared by all instructors of the demo: the first one owns it)."""
+    return home(INSTRUCTORS[0]) / COURSE_FOLDER
+
+
+def exchange_dir() -> Path:
+    return hub_dir() / "exchange"
+
+
+def data_dir() -> Path:
+    return hub_dir() / "daten"
+
+
+def user_env() -> Path:
+    """The users' environment: a venv of USER_PYTHON that sees the checkout's packages (see `_user_env`)."""
+    return hub_dir() / "umgebung"
+
+
+def user_bin() -> Path:
+    return user_env() / "bin"
+
+
+def jupyter_config_path(groups: set[str]) -> str:
+    """JUPYTER_CONFIG_PATH of a user's server: the group's folder first, then the common one."""
+    role = "lehrende" if "instructors" in groups else "studierende"
+    return os.pathsep.join(str(DEPLOY / "jupyter" / d) for d in (role, "alle"))
+
+
+def user_environment() -> dict[str, str]:
+    """Environment of every single-user server (and so of its kernels)."""
+    return {
+        "PATH": f"{user_bin()}:/usr/local/bin:/usr/bin:/bin",
+        "COURSE_DATA_DIR": str(data_dir()),
+        "NNKURS_EXCHANGE": str(exchange_dir()),
+        "NNKURS_COURSE_DIR": str(course_dir()),
+        "NNKURS_LAB_SETTINGS": str(DEPLOY / "jupyter" / "lab-settings"),
+        "LANG": "de_DE.UTF-8" if _has_locale("de_DE.utf8") else "C.UTF-8",
+    }
+
+
+def _has_locale(name: str) -> bool:
+    try:
+        out = subprocess.run(["locale", "-a"], capture_output=True, text=True, check=False).stdout
+    except OSError:
+        return False
+    return name.lower() in out.lower().split()
+
+
+# ------------------------------------------------------------------------------------------- spawner
+
+
+def _parse_bytes(text: str) -> int:
+    units = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+    text = text.strip().upper()
+    return int(float(text[:-1]) * units[text[-1]]) if text[-1] in units else int(text)
+
+
+def _own_cgroup(controller: str) -> str:
+    for line in Path("/proc/self/cgroup").read_text().splitlines():
+        _, controllers, path = line.split(":", 2)
+        if controller in controllers.split(","):
+            return path.lstrip("/")
+    return ""
+
+
+def cgroup_limits(name: str, mem_bytes: int, cpus: float) -> list[Path]:
+    """Create the cgroup(s) of one user's server with memory and CPU limits; [] where the kernel offers none.
+
+    cgroup v2 (one hierarchy) or v1 (memory and cpu controllers mounted separately). The returned
+    files are the `cgroup.procs` the server's process writes itself into before it drops root.
+    """
+    root = Path("/sys/fs/cgroup")
+    procs = []
+    try:
+        if (root / "cgroup.controllers").exists():  # v2
+            parent = root / "nn-kurs"
+            parent.mkdir(exist_ok=True)
+            (parent / "cgroup.subtree_control").write_text("+memory +cpu")
+            group = parent / name
+            group.mkdir(exist_ok=True)
+            (group / "memory.max").write_text(str(mem_bytes))
+            (group / "cpu.max").write_text(f"{int(cpus * 100_000)} 100000")
+            procs.append(group / "cgroup.procs")
+        else:  # v1, below the cgroup this hub runs in
+            mem = root / "memory" / _own_cgroup("memory") / "nn-kurs" / name
+            mem.mkdir(parents=True, exist_ok=True)
+            (mem / "memory.limit_in_bytes").write_text(str(mem_bytes))
+            procs.append(mem / "cgroup.procs")
+            cpu = root / "cpu" / _own_cgroup("cpu") / "nn-kurs" / name
+            cpu.mkdir(parents=True, exist_ok=True)
+            (cpu / "cpu.cfs_period_us").write_text("100000")
+            (cpu / "cpu.cfs_quota_us").write_text(str(int(cpus * 100_000)))
+            procs.append(cpu / "cgroup.procs")
+    except OSError:
+        return []
+    return procs
+
+
+def make_spawner_class():
+    """LocalProcessSpawner that enforces Spawner.mem_limit and cpu_limit with a cgroup per user."""
+    from jupyterhub.spawner import LocalProcessSpawner, set_user_setuid
+
+    class KursSpawner(LocalProcessSpawner):
+        def make_preexec_fn(self, name):
+            demote = set_user_setuid(name)
+            procs = []
+            if self.mem_limit or self.cpu_limit:
+                procs = cgroup_limits(name, self.mem_limit or (1 << 62), self.cpu_limit or os.cpu_count())
+                if not procs:
+                    self.log.warning("Keine cgroups: Speicher- und CPU-Grenze für %s nicht durchgesetzt", name)
+
+            def preexec():
+                for f in procs:
+                    with open(f, "w") as fh:
+                        fh.write("0")
+                demote()
+
+            return preexec
+
+    return KursSpawner
+
+
+# --------------------------------------------------------------------------------------------- setup
+
+
+def _run(cmd: list[str], **kw) -> subprocess.CompletedProcess:
+    return subprocess.run(cmd, check=True, **kw)
+
+
+def _as_user(user: str, cmd: list[str], cwd: Path) -> None:
+    """Run a command as `user` with the environment of that user's server."""
+    groups = {g for g, members in GROUPS.items() if user in members}
+    env = {**user_environment(), "HOME": str(home(user)), "USER": user, "LOGNAME": user,
+           "JUPYTER_CONFIG_PATH": jupyter_config_path(groups)}
+    _run(["runuser", "-u", user, "--", "env", "-i", *[f"{k}={v}" for k, v in env.items()], *cmd],
+         cwd=cwd, stdout=subprocess.DEVNULL)
+
+
+def _ensure_user(user: str, fresh: bool) -> None:
+    folder = home(user)
+    try:
+        entry = pwd.getpwnam(user)
+    except KeyError:
+        _run(["useradd", "--no-create-home", "--home-dir", str(folder), "--shell", "/bin/bash", "--user-group",
+              user])
+        entry = pwd.getpwnam(user)
+    else:
+        if entry.pw_dir != str(folder):
+            _run(["usermod", "--home", str(folder), user])
+    if fresh and folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    os.chown(folder, entry.pw_uid, entry.pw_gid)
+    folder.chmod(0o700)  # nobody else reads a student's folder
+    _run(["chpasswd"], input=f"{user}:{DEMO_PASSWORD}\n".encode())
+
+
+def _protect_repository() -> None:
+    """Solutions, hidden tests and grades in the checkout: readable by root only (the demo's users can reach it)."""
+    for name in PRIVATE_IN_REPO:
+        path = REPO / name
+        if path.exists() and not path.is_symlink():
+            path.chmod(path.stat().st_mode & 0o700)
+
+
+def _check_reachable(user: str) -> None:
+    """Every user's server runs this checkout's environment: stop early with a clear message if they can't."""
+    python = user_bin() / "python"
+    probe = subprocess.run(["runuser", "-u", user, "--", str(python), "-c", "import course, nbgrader, jupyterlab"],
+                           capture_output=True, text=True, check=False)
+    if probe.returncode != 0:
+        sys.exit(f"kurs_hub: {user} kann die Kursumgebung {python} nicht ausführen (Rechte der Ordner "
+                 f"darüber?): {probe.stderr.strip().splitlines()[-1:] or ''}")
+
+
+def _user_env() -> None:
+    """A venv of USER_PYTHON for the users' servers that imports the checkout's packages.
+
+    The checkout's .venv links to root's Python (e.g. pyenv under /root), which no other user may run.
+    This venv adds the checkout's site-packages with a .pth file, shares its share/ and etc/ (JupyterLab,
+    extensions, kernels) and carries copies of its scripts with this venv's interpreter in the #! line.
+    """
+    env = user_env()
+    site = f"lib/python{sys.version_info.major}.{sys.version_info.minor}/site-packages"
+    if not Path(USER_PYTHON).is_file():
+        sys.exit(f"kurs_hub: {USER_PYTHON} fehlt (Python für die Server der Benutzer, NNKURS_HUB_PYTHON)")
+    if not (env / "bin" / "python").exists():
+        _run([USER_PYTHON, "-m", "venv", "--without-pip", str(env)])
+    # Like course/worker.py: without rfc3987_syntax, jsonschema skips compiling a URI grammar that
+    # nobody here checks (seconds per server start and per nbgrader command on 2 cores).
+    (env / site / "nn_kurs.pth").write_text(
+        f"import site, sys; site.addsitedir({str(VENV / site)!r}); sys.modules.setdefault('rfc3987_syntax', None)\n"
+    )
+    for name in ("share", "etc"):
+        link = env / name
+        if not link.is_symlink():
+            if link.exists():
+                shutil.rmtree(link)
+            link.symlink_to(VENV / name)
+    shebang = f"#!{VENV / 'bin'}/python".encode()
+    for script in (VENV / "bin").iterdir():
+        if script.is_file() and not script.is_symlink() and script.name not in {"python", "python3"}:
+            head = script.read_bytes()
+            if head.startswith(shebang):
+                first, _, rest = head.partition(b"\n")
+                target = env / "bin" / script.name
+                target.write_bytes(f"#!{env / 'bin' / 'python'}".encode() + b"\n" + rest)
+                target.chmod(0o755)
+    for path in (env, *env.rglob("*")):
+        if not path.is_symlink():
+            path.chmod(0o755 if path.is_dir() or os.access(path, os.X_OK) else 0o644)
+
+
+def _shared_data() -> None:
+    """Read-only data for everyone (COURSE_DATA_DIR): the 1-D data set and MNIST, downloaded nobody's twice."""
+    target = data_dir()
+    target.mkdir(parents=True, exist_ok=True)
+    for f in sorted((REPO / "data").glob("*.pt")):
+        shutil.copy2(f, target / f.name)
+    mnist = REPO / "data" / "MNIST" / "raw"
+    if mnist.is_dir() and not (target / "MNIST" / "raw").is_dir():
+        shutil.copytree(mnist.resolve(), target / "MNIST" / "raw")
+    for path in (target, *target.rglob("*")):
+        os.chown(path, 0, 0)
+        path.chmod(0o755 if path.is_dir() else 0o644)
+
+
+def _course(assignments: tuple[str, ...]) -> None:
+    """The instructors' course directory: the course's nbgrader_config.py and source/, released assignments."""
+    owner = INSTRUCTORS[0]
+    entry = pwd.getpwnam(owner)
+    folder = course_dir()
+    folder.mkdir(exist_ok=True)
+    shutil.copy2(REPO / "nbgrader_config.py", folder / "nbgrader_config.py")
+    for a in ALL_ASSIGNMENTS:
+        shutil.copytree(REPO / "source" / a, folder / "source" / a, dirs_exist_ok=True)
+    for path in (folder, *folder.rglob("*")):
+        os.chown(path, entry.pw_uid, entry.pw_gid)
+    folder.chmod(0o700)
+    if assignments:  # one process for all: nbgrader takes seconds to start
+        _as_user(owner, [str(user_bin() / "python"), "-c", RELEASE, *assignments], cwd=folder)
+
+
+#: Generate the student version and release it, as `nbgrader generate_assignment --force` and
+#: `nbgrader release_assignment --force` do, through nbgrader's API (the Formgrader's own calls).
+RELEASE = """
+import sys
+from nbgrader.apps.api import NbGraderAPI
+from nbgrader.apps.baseapp import NbGrader
+app = NbGrader()
+app.load_config_file()
+api = NbGraderAPI(config=app.config)
+released = api.get_released_assignments()
+for a in sys.argv[1:]:
+    if a in released:
+        api.unrelease(a)
+    for step in (lambda: api.generate_assignment(a, force=True), lambda: api.release_assignment(a)):
+        result = step()
+        if not result["success"]:
+            sys.exit(f"{a}: {result['error']} {result['log']}")
+"""
+
+
+def setup(fresh: bool = False, assignments: tuple[str, ...] = ALL_ASSIGNMENTS) -> None:
+    if os.geteuid() != 0:
+        sys.exit("kurs_hub: `make hub` legt echte Benutzerkonten an und muss als root laufen.")
+    base = hub_dir()
+    base.mkdir(parents=True, exist_ok=True)
+    base.chmod(0o755)
+    (base / "home").mkdir(exist_ok=True)
+    (base / "home").chmod(0o755)
+    (base / "hub").mkdir(exist_ok=True)
+    (base / "hub").chmod(0o700)
+    if fresh and exchange_dir().exists():
+        shutil.rmtree(exchange_dir())
+    exchange_dir().mkdir(exist_ok=True)
+    exchange_dir().chmod(0o777)  # nbgrader's exchange: everyone writes, nbgrader sets the modes inside
+    _user_env()
+    _shared_data()
+    _protect_repository()
+    for user in (*STUDENTS, *INSTRUCTORS):
+        _ensure_user(user, fresh)
+    _check_reachable(STUDENTS[0])
+    _course(assignments)
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] not in {"setup", "start"}:
+        print(__doc__)
+        return 2
+    fresh = "--frisch" in argv
+    env_assignments = os.environ.get("NNKURS_HUB_ASSIGNMENTS")
+    assignments = tuple(env_assignments.split()) if env_assignments else ALL_ASSIGNMENTS
+    setup(fresh=fresh, assignments=assignments)
+    if argv[0] == "start":
+        hub = str(VENV / "bin" / "jupyterhub")
+        os.execv(hub, [hub, "-f",
+                                               str(DEPLOY / "jupyterhub_config.py")])
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

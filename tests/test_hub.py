@@ -1,0 +1,463 @@
+"""The course on JupyterHub, end to end in a real browser (deploy/, `make hub`).
+
+A fresh hub (its own state folder and ports) with the demo accounts: the student `anna` logs in, fetches
+01_neuronen, types a correct and a wrong answer, runs the tests, validates and submits; `ben` submits a
+free-text answer of 02_aktivierung from the command line; the instructor `lehrende` collects and autogrades
+both in the Formgrader (the course's nbgrader_config.py, so the same pipeline as `nbgrader autograde`),
+grades ben's free text by hand and releases feedback; anna fetches and reads her German feedback. The test
+also proves that anna reaches neither the Formgrader nor the other users' files, and fails on any error in
+the browser console. Screenshots and timings: test-artifacts/hub/.
+
+Needs root (real unix accounts), Debian's chromium and the proxy from `make install`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import nbformat
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+DEPLOY = REPO / "deploy"
+ARTIFACTS = REPO / "test-artifacts" / "hub"
+CHROMIUM = "/usr/bin/chromium"
+HOST = "nn-kurs.localhost"
+ASSIGNMENTS = "01_neuronen 02_aktivierung"
+FREE_TEXT = "Die Ableitung von ReLU ist 0 für negative Eingaben und 1 für positive; bei 0 ist sie nicht definiert."
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+    "--disable-sync", "--no-first-run", "--disable-dev-shm-usage",
+    # *.localhost is loopback in Chromium anyway; say so, so no resolver is ever asked
+    f"--host-resolver-rules=MAP {HOST} 127.0.0.1, MAP *.{HOST} 127.0.0.1",
+]
+
+sys.path.insert(0, str(DEPLOY))
+import kurs_hub  # noqa: E402
+
+pytestmark = [
+    pytest.mark.skipif(os.geteuid() != 0, reason="legt echte Benutzerkonten an: nur als root (CI, make hub)"),
+]
+
+
+# ------------------------------------------------------------------------------------------------ helpers
+
+
+def _free_port_block() -> int:
+    """A port p with p, p+1, p+2 free on 127.0.0.1 (proxy, proxy API, hub)."""
+    for _ in range(200):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            base = s.getsockname()[1]
+        if base > 65000:
+            continue
+        ok = True
+        for p in (base + 1, base + 2):
+            with socket.socket() as s:
+                try:
+                    s.bind(("127.0.0.1", p))
+                except OSError:
+                    ok = False
+        if ok:
+            return base
+    raise RuntimeError("keine drei freien Ports")
+
+
+class Steps:
+    """Screenshots with running numbers and the wall time of each step."""
+
+    def __init__(self) -> None:
+        self.n = 0
+        self.times: dict[str, float] = {}
+        self.t0 = time.monotonic()
+
+    def shot(self, page, name: str) -> None:
+        self.n += 1
+        page.screenshot(path=str(ARTIFACTS / f"{self.n:02d}_{name}.png"))
+
+    def mark(self, name: str, since: float) -> float:
+        self.times[name] = round(time.monotonic() - since, 1)
+        return self.times[name]
+
+
+class Console:
+    """Every console error and uncaught exception of the pages under test."""
+
+    def __init__(self) -> None:
+        self.errors: list[str] = []
+
+    def watch(self, page, who: str) -> None:
+        page.on("console", lambda m: self.errors.append(f"{who}: {m.text} ({m.location.get('url')})")
+                if m.type == "error" else None)
+        page.on("pageerror", lambda e: self.errors.append(f"{who}: {e}"))
+
+
+@pytest.fixture(scope="module")
+def hub():
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} fehlt: `make install` installiert Debians chromium")
+    if not (DEPLOY / "node_modules" / ".bin" / "configurable-http-proxy").exists():
+        pytest.fail("configurable-http-proxy fehlt: `make install` installiert ihn nach deploy/node_modules")
+    if ARTIFACTS.exists():
+        shutil.rmtree(ARTIFACTS)
+    ARTIFACTS.mkdir(parents=True)
+    state = Path(tempfile.mkdtemp(prefix="nn-kurs-hub-"))
+    state.chmod(0o755)
+    port = _free_port_block()
+    settings = {"NNKURS_HUB_DIR": str(state), "NNKURS_HUB_PORT": str(port), "NNKURS_HUB_HOST": HOST,
+                "NNKURS_HUB_ASSIGNMENTS": ASSIGNMENTS}
+    saved = {k: os.environ.get(k) for k in settings}
+    os.environ.update(settings)
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}"}
+    t = time.monotonic()
+    setup = subprocess.run([sys.executable, str(DEPLOY / "kurs_hub.py"), "setup", "--frisch"], env=env,
+                           capture_output=True, text=True)
+    assert setup.returncode == 0, setup.stdout[-3000:] + setup.stderr[-3000:]
+    setup_time = time.monotonic() - t
+    log = open(ARTIFACTS / "hub.log", "w")
+    proc = subprocess.Popen([str(Path(sys.executable).parent / "jupyterhub"), "-f", str(DEPLOY / "jupyterhub_config.py")],
+                            cwd=state, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/hub/api/", timeout=5) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            assert proc.poll() is None, (ARTIFACTS / "hub.log").read_text()[-3000:]
+            assert time.monotonic() < deadline, "Hub startet nicht: " + (ARTIFACTS / "hub.log").read_text()[-3000:]
+            time.sleep(0.5)
+        yield {"url": f"http://{HOST}:{port}", "port": port, "state": state, "setup_time": setup_time}
+    finally:
+        # The idle culler takes ~30 s to give up on SIGINT: end it (the hub's own child) first.
+        import psutil
+
+        for child in psutil.Process(proc.pid).children():
+            if "jupyterhub_idle_culler" in " ".join(child.cmdline()):
+                child.terminate()
+        proc.send_signal(signal.SIGTERM)  # the hub stops every user's server (cleanup_servers)
+        try:
+            proc.wait(60)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        log.close()
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        shutil.rmtree(state, ignore_errors=True)
+
+
+def _ben_submits_free_text() -> None:
+    """ben fetches 02_aktivierung, writes the free-text answer and submits, on the command line."""
+    home = kurs_hub.home("ben")
+    nbgrader = str(kurs_hub.user_bin() / "nbgrader")
+    kurs_hub._as_user("ben", [nbgrader, "fetch_assignment", "02_aktivierung"], cwd=home)
+    path = home / "02_aktivierung" / "relu.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    (cell,) = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "relu_ableitung"]
+    cell.source = FREE_TEXT
+    nbformat.write(nb, path)
+    kurs_hub._as_user("ben", [nbgrader, "submit", "02_aktivierung"], cwd=home)
+
+
+def _close_modal(frame) -> None:
+    frame.locator(".modal.in .modal-footer button, .modal.show .modal-footer button").first.click()
+    frame.locator(".modal.in, .modal.show").first.wait_for(state="hidden")
+    frame.locator(".modal-backdrop").first.wait_for(state="detached")
+
+
+def _formgrader_action(frame, row_text: str, column: str, expect: str, timeout: float = 240_000) -> str:
+    """Click a Formgrader action in the row of an assignment or student; return the text of its success box."""
+    frame.locator(f"tr:has(td:text-is('{row_text}')) td.{column} a").first.click()
+    modal = frame.locator("#success-modal, #error-modal").first
+    modal.wait_for(timeout=timeout)
+    text = modal.inner_text()
+    assert frame.locator("#success-modal").count() == 1, text
+    assert expect in text, text
+    return text
+
+
+# ------------------------------------------------------------------------------------------------- the test
+
+
+def test_kurs_auf_dem_hub(hub):
+    from playwright.sync_api import sync_playwright
+
+    url = hub["url"]
+    port = hub["port"]
+    steps = Steps()
+    console = Console()
+    t_test = time.monotonic()
+    _ben_submits_free_text()
+    steps.mark("ben_abgabe_kommandozeile", t_test)
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            _run(browser, url, port, hub["state"], steps, console)
+        finally:
+            browser.close()
+            steps.times["gesamt_browser_und_abgaben"] = round(time.monotonic() - t_test, 1)
+            steps.times["setup_make_hub"] = round(hub["setup_time"], 1)
+            (ARTIFACTS / "zeiten.json").write_text(json.dumps(steps.times, indent=2, ensure_ascii=False) + "\n")
+            (ARTIFACTS / "konsole.txt").write_text("\n".join(console.errors) + "\n")
+    print(json.dumps(steps.times, indent=2, ensure_ascii=False))
+    assert not console.errors, "Fehler in der Browser-Konsole:\n" + "\n".join(console.errors)
+
+
+def _login(browser, url: str, user: str, steps: Steps, console: Console):
+    context = browser.new_context(viewport={"width": 1400, "height": 900}, locale="de-DE")
+    context.set_default_timeout(60_000)
+    page = context.new_page()
+    console.watch(page, user)
+    page.goto(f"{url}/hub/login")
+    assert "Anmelden" in page.inner_text("body")
+    steps.shot(page, f"{user}_anmeldung")
+    page.fill("#username_input", user)
+    page.fill("#password_input", kurs_hub.DEMO_PASSWORD)
+    page.click("#login_submit")
+    page.wait_for_url(f"**://{user}.{HOST}:*/user/{user}/lab**", timeout=180_000)
+    page.locator(".jp-LabShell").wait_for(timeout=120_000)
+    page.locator(".lm-MenuBar-itemLabel", has_text="Datei").wait_for()  # German JupyterLab
+    return context, page
+
+
+def _open_nbgrader_menu_item(page, item: str) -> None:
+    page.locator(".lm-MenuBar-itemLabel", has_text="Nbgrader").click()
+    page.locator(".lm-Menu-itemLabel", has_text=item).click()
+
+
+def _run(browser, url, port, state, steps: Steps, console: Console) -> None:
+    # ----------------------------------------------------------------------- student: login to submission
+    t_student = time.monotonic()
+    anna_ctx, anna = _login(browser, url, "anna", steps, console)
+    steps.mark("anna_anmeldung_bis_jupyterlab", t_student)
+    anna.locator(".lm-MenuBar-itemLabel", has_text="Nbgrader").click()
+    menu = anna.locator(".lm-Menu-content").first.inner_text()
+    steps.shot(anna, "anna_nbgrader_menue")
+    assert "Assignment List" in menu
+    assert "Formgrader" not in menu and "Course List" not in menu, menu
+    anna.locator(".lm-Menu-itemLabel", has_text="Assignment List").click()
+    assert anna.locator("text=Create Assignment").count() == 0
+    released = anna.locator("#released_assignments_list .list_item", has_text="01_neuronen")
+    released.locator("button", has_text="Fetch").click()
+    anna.locator("#fetched_assignments_list a", has_text="01_neuronen").wait_for()
+    steps.shot(anna, "anna_aufgabe_geholt")
+    anna.locator("#fetched_assignments_list a", has_text="01_neuronen").click()
+    anna.locator("#nbgrader-nn-kurs-01_neuronen a", has_text="neuronen").click()
+    nb = anna.locator(".jp-NotebookPanel:visible")
+    cells = nb.locator(".jp-Notebook .jp-Cell")
+    cells.nth(30).wait_for()
+
+    def cell_with(grade_id_text: str, start: int = 0) -> int:
+        for i in range(start, cells.count()):
+            if grade_id_text in cells.nth(i).inner_text():
+                return i
+        raise AssertionError(grade_id_text)
+
+    def type_answer(index: int, code: str) -> None:
+        cell = cells.nth(index)
+        cell.scroll_into_view_if_needed()
+        cell.locator(".cm-content").click()
+        anna.keyboard.press("Control+a")
+        anna.keyboard.type(code)
+
+    # the answer cells follow the task texts: neuron_ausgabe (correct), layer_erzeugen (wrong: 1 neuron)
+    i_neuron = cell_with("DEINE LÖSUNG HIER", cell_with("Aufgabe neuron_ausgabe"))
+    i_layer = cell_with("DEINE LÖSUNG HIER", cell_with("Aufgabe layer_erzeugen"))
+    type_answer(i_neuron, "ausgabe = 1 * 3 + 2 * 2 + 3")
+    type_answer(i_layer, "layer = torch.nn.Linear(3, 1)\nx = torch.rand(3)\ny = layer(x)\n")
+    steps.shot(anna, "anna_antworten_getippt")
+    anna.locator(".lm-MenuBar-itemLabel", has_text="Ausführen").click()
+    anna.locator(".lm-Menu-itemLabel:text-is('Alle Zellen ausführen')").click()
+    # "run all" stops at the first failing test cell: the wrong layer
+    failed = cells.nth(i_layer + 1).locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")
+    failed.wait_for(timeout=180_000)
+    cells.nth(i_layer + 1).scroll_into_view_if_needed()
+    message = failed.inner_text()
+    assert "`layer` hat 1 Neuronen, verlangt sind 10." in message, message
+    assert cells.nth(i_neuron + 1).locator(".jp-OutputArea-output").count() == 0  # correct answer: test passes
+    assert "[" in cells.nth(i_neuron + 1).locator(".jp-InputPrompt").inner_text()
+    steps.shot(anna, "anna_tests_ausgefuehrt")
+
+    anna.keyboard.press("Control+s")
+    anna.locator(".jp-mod-dirty").first.wait_for(state="detached", timeout=30_000)
+    nb.locator("[title='Validate Assignment']").first.click()
+    dialog = anna.locator(".jp-Dialog")
+    dialog.wait_for(timeout=180_000)
+    dialog.locator("text=verlangt sind 10").first.wait_for()
+    steps.shot(anna, "anna_validiert")
+    dialog.locator(".jp-Dialog-footer button").last.click()
+    dialog.wait_for(state="detached")
+
+    anna.locator(".lm-TabBar-tab", has_text="Assignments").click()
+    anna.locator("#fetched_assignments_list .list_item", has_text="01_neuronen").locator(
+        "button", has_text="Submit").first.click()
+    anna.locator("#submitted_assignments_list .list_item", has_text="01_neuronen").wait_for(timeout=60_000)
+    student_time = steps.mark("anna_anmeldung_bis_abgabe", t_student)
+    steps.shot(anna, "anna_abgegeben")
+
+    # ----------------------------------------------------------------------- what the student cannot reach
+    _student_barriers(anna_ctx, anna, url, port, state, steps)
+
+    # ----------------------------------------------------------------------- instructor: collect, grade, release
+    t_instr = time.monotonic()
+    _, teacher = _login(browser, url, "lehrende", steps, console)
+    _open_nbgrader_menu_item(teacher, "Formgrader")
+    teacher.locator("iframe").first.wait_for()
+    deadline = time.monotonic() + 60
+    while not [f for f in teacher.frames if "/formgrader/" in f.url]:
+        assert time.monotonic() < deadline, [f.url for f in teacher.frames]
+        time.sleep(0.2)
+    (frame,) = [f for f in teacher.frames if "/formgrader/" in f.url]
+    manage_url = f"http://lehrende.{HOST}:{port}/user/lehrende/formgrader/manage_assignments"
+    frame.locator("td.collect a").first.wait_for(timeout=60_000)
+    steps.shot(teacher, "lehrende_formgrader")
+    for a in ("01_neuronen", "02_aktivierung"):
+        _formgrader_action(frame, a, "collect", "Successfully collected")
+        _close_modal(frame)
+    frame.locator("tr:has(td:text-is('01_neuronen')) td.num-submissions a").click()
+    frame.locator("tr:has(td:text-is('anna')) td.autograde a").wait_for()
+    t = time.monotonic()
+    _formgrader_action(frame, "anna", "autograde", "Successfully autograded")
+    _close_modal(frame)
+    steps.mark("autograde_anna_01", t)
+    score = frame.locator("tr:has(td:text-is('anna')) td.score").inner_text()
+    assert score.strip() == "1 / 4", score  # neuron_ausgabe right, layer_erzeugen wrong, batch_korrigieren empty
+    steps.shot(teacher, "lehrende_autograde_01")
+
+    frame.goto(manage_url)
+    frame.locator("tr:has(td:text-is('02_aktivierung')) td.num-submissions a").click()
+    t = time.monotonic()
+    _formgrader_action(frame, "ben", "autograde", "Successfully autograded")
+    _close_modal(frame)
+    steps.mark("autograde_ben_02", t)
+
+    frame.locator("a", has_text="Manual Grading").first.click()
+    frame.locator("a", has_text="02_aktivierung").first.click()
+    frame.locator("a", has_text="relu").first.click()
+    frame.locator("a", has_text="Submission #1").first.click()
+    score_input = frame.locator("input#relu_ableitung")
+    score_input.wait_for(timeout=60_000)
+    assert "Ableitung von ReLU" in frame.locator("body").inner_text()
+    score_input.fill("2")
+    comment = frame.locator("textarea#relu_ableitung-comment")
+    comment.fill("Richtig, und gut begründet.")
+    comment.press("Tab")
+    frame.locator(".comment-saved").first.wait_for(state="visible", timeout=30_000)
+    steps.shot(teacher, "lehrende_freitext_bewertet")
+
+    frame.goto(manage_url)
+    frame.locator("tr:has(td:text-is('01_neuronen')) td.generate-feedback a").wait_for(timeout=60_000)
+    for a in ("01_neuronen", "02_aktivierung"):
+        _formgrader_action(frame, a, "generate-feedback", "Successfully generated feedback")
+        _close_modal(frame)
+        _formgrader_action(frame, a, "release-feedback", "Successfully released feedback")
+        _close_modal(frame)
+    steps.shot(teacher, "lehrende_feedback_freigegeben")
+    steps.mark("lehrende_gesamt", t_instr)
+
+    # ----------------------------------------------------------------------- student reads German feedback
+    t = time.monotonic()
+    anna.locator(".lm-TabBar-tab", has_text="Assignments").click()
+    anna.locator("#submitted_assignments_list .list_item", has_text="01_neuronen").locator(
+        "button", has_text="Fetch Feedback").first.click()
+    feedback_link = anna.locator("#submitted_assignments_list a", has_text="view feedback")
+    feedback_link.first.wait_for(timeout=60_000)
+    steps.shot(anna, "anna_feedback_geholt")
+    feedback_link.first.click()  # shows the feedback folder in the file browser
+    anna.locator(".jp-DirListing-item", has_text="neuronen.html").dblclick()
+    viewer = anna.frame_locator(".jp-HTMLViewer:visible iframe").first
+    viewer.locator("text=Punkte").first.wait_for(timeout=60_000)
+    text = viewer.locator("body").inner_text()
+    assert "neuronen (Punkte: 1.0 / 4.0)" in text, text[:2000]
+    assert "verlangt sind 10" in text, text[:3000]
+    assert "Testzelle" in text
+    steps.shot(anna, "anna_feedback_gelesen")
+    steps.mark("anna_feedback", t)
+
+    # the manual grade reached the gradebook
+    db = kurs_hub.course_dir() / "gradebook.db"
+    with sqlite3.connect(db) as con:
+        (manual,) = con.execute(
+            "select g.manual_score from grade g join grade_cells gc on g.cell_id = gc.id "
+            "join submitted_notebook sn on g.notebook_id = sn.id join submitted_assignment sa on sn.assignment_id = sa.id "
+            "where gc.name = 'relu_ableitung' and sa.student_id = 'ben'").fetchone()
+    assert manual == 2
+
+    assert student_time < 120, f"anna brauchte {student_time} s von der Anmeldung bis zur Abgabe"
+
+
+def _student_barriers(ctx, anna, url, port, state: Path, steps: Steps) -> None:
+    """anna cannot open the Formgrader, the instructor's server, other users' folders, source/ or the gradebook."""
+    probe = ctx.new_page()  # not watched: the refusals below are logged as console errors on purpose
+    anna_base = f"http://anna.{HOST}:{port}/user/anna"
+    teacher_base = f"http://lehrende.{HOST}:{port}/user/lehrende"
+    r = probe.goto(f"{anna_base}/formgrader/manage_assignments")
+    assert r.status == 404, r.status
+    r = probe.goto(f"{teacher_base}/formgrader/manage_assignments")
+    assert r.status == 403, (r.status, probe.url)
+    steps.shot(probe, "anna_kein_formgrader")
+    for path in ("api/contents/nn-kurs/source", "api/contents/nn-kurs/gradebook.db", "files/nn-kurs/gradebook.db"):
+        r = probe.request.get(f"{teacher_base}/{path}", max_redirects=5)
+        assert r.status == 403 or "/hub/login" in r.url or r.status == 404, (path, r.status, r.url)
+        assert "SQLite" not in r.text() and "BEGIN SOLUTION" not in r.text()
+    probe.close()
+
+    # code in anna's own kernel (her server runs as her unix account)
+    secret_paths = [
+        kurs_hub.home("ben"),
+        kurs_hub.home("lehrende"),
+        kurs_hub.course_dir() / "source" / "01_neuronen" / "neuronen.ipynb",
+        kurs_hub.course_dir() / "gradebook.db",
+        kurs_hub.exchange_dir() / "nn-kurs" / "inbound",
+        state / "hub" / "jupyterhub.sqlite",
+        REPO / "source" / "01_neuronen" / "neuronen.ipynb",
+        REPO / "tests" / "harness.py",
+    ]
+    code = (
+        "import os\n"
+        f"for p in {[str(p) for p in secret_paths]!r}:\n"
+        "    try:\n"
+        "        os.listdir(p) if os.path.isdir(p) else open(p, 'rb').read(16)\n"
+        "        print('LESBAR', p)\n"
+        "    except PermissionError:\n"
+        "        print('verweigert', p)\n"
+    )
+    anna.locator(".lm-TabBar-tab", has_text="neuronen.ipynb").click()
+    nb = anna.locator(".jp-NotebookPanel:visible")
+    cells = nb.locator(".jp-Notebook .jp-Cell")
+    last = cells.nth(cells.count() - 1)
+    last.scroll_into_view_if_needed()
+    last.click()
+    anna.keyboard.press("Escape")
+    anna.keyboard.press("b")
+    new_cell = cells.nth(cells.count() - 1)
+    new_cell.locator(".cm-content").click()
+    anna.keyboard.type(code)
+    anna.keyboard.press("Shift+Enter")
+    output = new_cell.locator(".jp-OutputArea-output")
+    output.first.wait_for(timeout=60_000)
+    deadline = time.monotonic() + 30
+    while output.inner_text().count("\n") + 1 < len(secret_paths) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    text = output.inner_text()
+    steps.shot(anna, "anna_kein_zugriff")
+    assert "LESBAR" not in text, text
+    assert text.count("verweigert") == len(secret_paths), text
