@@ -1,4 +1,10 @@
-"""nbgrader configuration of the course (German stubs, timeouts, gradebook)."""
+"""nbgrader configuration of the course: German stubs, gradebook, and the one protected grading path.
+
+Everything that protects grading is an nbgrader extension configured here, so
+``nbgrader autograde``, the Formgrader's Autograde button and ``python -m course grade``
+grade every submission the same way (``course grade`` only adds parallel workers,
+progress and a summary).
+"""
 
 import importlib.util
 import os
@@ -18,15 +24,26 @@ c.CourseDirectory.db_url = os.environ.get("COURSE_DB_URL", f"sqlite:///{ROOT / '
 c.ClearSolutions.code_stub = {"python": "# DEINE LÖSUNG HIER\nraise NotImplementedError()"}
 c.ClearSolutions.text_stub = "DEINE ANTWORT HIER"
 
-# An endless loop costs one cell, not the whole batch: every cell gets at most
-# this many seconds, then the kernel is interrupted and grading goes on.
-c.Execute.timeout = 120
-c.Execute.interrupt_on_timeout = True
+# Before anything of a submission runs: only plain files (no links, FIFOs, devices), and the
+# graded cells restored from the released version (order, metadata, locked sources, deleted cells).
+c.Autograde.sanitize_preprocessors = [
+    "course.preprocessors.CheckSubmittedFiles",
+    "course.preprocessors.RestoreStructure",
+    "nbgrader.preprocessors.ClearOutput",
+    "nbgrader.preprocessors.DeduplicateIds",
+    "nbgrader.preprocessors.OverwriteKernelspec",
+    "nbgrader.preprocessors.OverwriteCells",
+    "nbgrader.preprocessors.CheckCellMetadata",
+]
+# A deleted test cell is restored from the gradebook instead of leaving its task to manual grading.
+c.OverwriteCells.add_missing_cells = True
 
-# A kernel that dies (os._exit, segfault, memory limit) costs only the cells from
-# the crash on, not the whole notebook, and no cell may flood the output.
+# Execution: the kernel runs in the sandbox (course.sandbox: own user, namespaces, limits), a dead
+# kernel costs only the cells from the crash on, every wait has a deadline, output is capped, and
+# nothing the student wrote can run as HTML/JavaScript in the Formgrader or the feedback.
 c.Autograde.autograde_preprocessors = [
-    "course.execute.SafeExecute",
+    "course.preprocessors.SafeExecute",
+    "course.preprocessors.SanitizeStudentHTML",
     "nbgrader.preprocessors.IgnorePattern",
     "nbconvert.preprocessors.ClearMetadataPreprocessor",
     "nbgrader.preprocessors.LimitOutput",
@@ -34,17 +51,20 @@ c.Autograde.autograde_preprocessors = [
     "nbgrader.preprocessors.AssignLatePenalties",
     "nbgrader.preprocessors.CheckCellMetadata",
 ]
+c.Execute.timeout = 120  # seconds per cell; then the kernel is interrupted and grading goes on
+c.Execute.interrupt_on_timeout = True
+c.SafeExecute.submission_timeout = 900  # seconds for the whole notebook
 c.SafeExecute.max_output_chars = 200_000
+c.SafeExecute.max_notebook_output_chars = 2_000_000
 
-# A deleted test cell is restored from the gradebook instead of leaving its
-# task to manual grading.
-c.OverwriteCells.add_missing_cells = True
+# Every HTML view (Formgrader and feedback) also runs outputs through nbconvert's sanitizer.
+c.HTMLExporter.sanitize_html = True
 
 # Feedback shows which checks failed and why, but never the hidden test code:
 # tracebacks of test cells are summarised before the hidden block is removed.
 c.GenerateFeedback.preprocessors = [
     "nbgrader.preprocessors.GetGrades",
-    "course.feedback.SummarizeTestErrors",
+    "course.preprocessors.SummarizeTestErrors",
     "nbgrader.preprocessors.ClearHiddenTests",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]

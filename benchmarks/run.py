@@ -22,7 +22,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from course import pipeline
+from course import demo, grading, publish
+from course.layout import assignments, source_notebook
+from course.solutions import execute_notebook
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -39,10 +41,10 @@ def fresh_course(tmp: Path, names: list[str]) -> Path:
     shutil.copy(REPO / "nbgrader_config.py", root)
     for name in names:
         shutil.copytree(REPO / "source" / name, root / "source" / name)
-    pipeline.release(root)
+    publish.release(root)
     for name in names:
-        for student, answers in pipeline.demo_answers(root, name).items():
-            pipeline.write_submission(root, name, student, answers)
+        for student, answers in demo.demo_answers(root, name).items():
+            demo.write_submission(root, name, student, answers)
     return root
 
 
@@ -64,15 +66,15 @@ def plain_nbgrader(root: Path, name: str) -> None:
 
 def main(names: list[str]) -> None:
     os.environ.setdefault("COURSE_DATA_DIR", str(REPO / "data"))
-    names = names or pipeline.assignments(REPO)
-    per_sub = len(pipeline.DEMO_STUDENTS)
+    names = names or assignments(REPO)
+    per_sub = len(demo.DEMO_STUDENTS)
     count = len(names) * per_sub
     print(f"Maschine: {os.cpu_count()} Kerne, Python {sys.version.split()[0]}")
 
     print("\n1. Lösungsnotebooks ausführen")
     compute = {}
     for name in names:
-        compute[name] = timed(pipeline.execute_notebook, pipeline.source_notebook(REPO, name))
+        compute[name] = timed(execute_notebook, source_notebook(REPO, name))
         print(f"   {name:<20} {compute[name]:6.1f} s")
     print(f"   {'Summe':<20} {sum(compute.values()):6.1f} s")
     kernel = min(bare_kernel_start() for _ in range(3))
@@ -85,12 +87,12 @@ def main(names: list[str]) -> None:
         plain, single = {}, {}
         for name in names:
             plain[name] = timed(plain_nbgrader, root, name)
-            single[name] = timed(pipeline.grade, root, name, jobs=1, progress=False)
+            single[name] = timed(grading.grade, root, name, jobs=1, progress=False, preflight=False)
             floor = kernel + compute[name]
             print(f"   {name:<20} {plain[name]:8.1f}s {single[name]:10.1f}s {single[name] / per_sub:10.1f}s "
                   f"{floor:9.1f}s (x{single[name] / per_sub / floor:.2f})")  # fmt: skip
         jobs = os.cpu_count() or 1
-        parallel = timed(pipeline.grade, root, jobs=jobs, progress=False)
+        parallel = timed(grading.grade, root, jobs=jobs, progress=False, preflight=False)
         total_plain, total_single = sum(plain.values()), sum(single.values())
         rate = lambda seconds: f"{seconds:6.1f} s  {count * 60 / seconds:5.1f} Abgaben/min"  # noqa: E731
         print(f"\n   nbgrader autograde, nacheinander: {rate(total_plain)}")

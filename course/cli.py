@@ -6,7 +6,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from course import pipeline, report
+from course import demo, grading, publish, report, scores, solutions
+from course.database import mask_password
+from course.layout import CourseError, course_root
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -27,6 +29,12 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("-j", "--jobs", type=int, default=None, help="parallele Bewertungen (Standard: alle Kerne)")
     grade = verb("grade", "alle Abgaben unter submitted/ automatisch bewerten")
     grade.add_argument("-j", "--jobs", type=int, default=None, help="parallele Bewertungen (Standard: alle Kerne)")
+    grade.add_argument(
+        "--cluster",
+        default=None,
+        metavar="ADRESSE",
+        help="auf einem Dask-Cluster bewerten: tcp://host:8786 oder local[:N] (Standard: $COURSE_DASK_SCHEDULER)",
+    )
     verb("feedback", "Feedback-HTML für alle bewerteten Abgaben erzeugen")
     export = verb("export", "Noten als CSV exportieren", assignment=False)
     export.add_argument("--to", type=Path, default=Path("grades.csv"), help="Ziel-CSV (Standard: grades.csv)")
@@ -38,29 +46,29 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    root = pipeline.find_root(args.root)
+    root = course_root(args.root)
     if args.verb == "release":
-        print("erzeugt:", ", ".join(pipeline.release(root, args.assignment)))
+        print("erzeugt:", ", ".join(publish.release(root, args.assignment)))
     elif args.verb == "demo":
-        print(pipeline.demo(root, jobs=args.jobs))
+        print(demo.demo(root, jobs=args.jobs))
     elif args.verb == "grade":
-        results = pipeline.grade(root, args.assignment, jobs=args.jobs)
+        results = grading.grade(root, args.assignment, jobs=args.jobs, cluster=args.cluster)
         failed = [r for r in results if not r.ok]
         print(f"{len(results) - len(failed)} von {len(results)} Abgaben bewertet.")
         for r in failed:
             print(f"FEHLER {r.assignment}/{r.student}: {r.message}")
         return 1 if failed else 0
     elif args.verb == "feedback":
-        print("Feedback erzeugt für:", ", ".join(pipeline.feedback(root, args.assignment)) or "nichts")
+        print("Feedback erzeugt für:", ", ".join(publish.feedback(root, args.assignment)) or "nichts")
     elif args.verb == "export":
         target = args.to if args.to.is_absolute() else Path.cwd() / args.to
-        per_task = pipeline.export(root, target)
+        per_task = scores.export(root, target)
         print(f"exportiert: {target}, {per_task}")
     elif args.verb == "check":
-        for name, seconds in pipeline.check(root, args.assignment):
+        for name, seconds in solutions.check(root, args.assignment):
             print(f"{name}: ok ({seconds:.1f} s)")
     elif args.verb == "scores":
-        print(pipeline.score_table(pipeline.task_scores(root, args.assignment)))
+        print(scores.score_table(scores.task_scores(root, args.assignment)))
     elif args.verb == "report":
         target = args.to if args.to.is_absolute() else Path.cwd() / args.to
         for path in report.write_report(root, target, args.assignment):
@@ -72,8 +80,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return run(args)
-    except pipeline.CourseError as exc:
-        print(f"Fehler: {exc}", file=sys.stderr)
+    except CourseError as exc:
+        print(f"Fehler: {mask_password(exc)}", file=sys.stderr)
         return 2
 
 

@@ -16,9 +16,6 @@ import numpy as np
 #: Environment variable that overrides every other rule (tests, CI, JupyterHub).
 DATA_DIR_ENV = "COURSE_DATA_DIR"
 
-#: The file that marks the root of a course checkout (next to ``data/``).
-COURSE_MARKER = "nbgrader_config.py"
-
 #: Split name -> (number of points, seed).  Changing these changes the committed files.
 ONE_D_SPLITS = {"train": (4000, 2024), "test": (1000, 2025)}
 
@@ -43,11 +40,10 @@ def data_dir() -> Path:
 
 
 def _course_root_data() -> Path | None:
-    here = Path.cwd().resolve()
-    for folder in (here, *here.parents):
-        if (folder / COURSE_MARKER).is_file() and (folder / "data").is_dir():
-            return folder / "data"
-    return None
+    from course.layout import find_root
+
+    root = find_root()
+    return root / "data" if root is not None and (root / "data").is_dir() else None
 
 
 def one_d_function(x: np.ndarray) -> np.ndarray:

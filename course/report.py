@@ -8,7 +8,7 @@
 - ``punkte.csv``: one row per student, assignment and task (score empty while a manual grade is pending);
 - ``fehlermeldungen.csv``: every distinct error message of a graded test cell with the number of students.
 
-Points come from the gradebook (``pipeline.task_scores``), messages from the autograded notebooks
+Points come from the gradebook (``course.scores.task_scores``), messages from the autograded notebooks
 ``autograded/<student>/<assignment>/*.ipynb``.
 """
 
@@ -22,8 +22,9 @@ from datetime import datetime
 from html import escape
 from pathlib import Path
 
-from course import pipeline
-from course.submissions import is_autograded_test, nbgrader_meta
+from course.cells import grade_id, is_autograded_test, nbgrader_meta, task_name
+from course.layout import read_notebook, selected, source_notebook
+from course.scores import TASK_SCORE_FIELDS, task_scores, write_csv
 
 TOP_MESSAGES = 5
 MESSAGE_FIELDS = ["assignment", "task", "message", "count"]
@@ -33,10 +34,10 @@ MESSAGE_FIELDS = ["assignment", "task", "message", "count"]
 
 
 def task_order(root: Path, assignment: str) -> list[str]:
-    """The graded tasks of ``assignment`` in notebook order (names as in ``pipeline.task_scores``)."""
-    nb = pipeline.read_notebook(pipeline.source_notebook(root, assignment))
-    graded = [nbgrader_meta(c) for c in nb.cells if nbgrader_meta(c).get("grade") or nbgrader_meta(c).get("task")]
-    return [meta["grade_id"].removeprefix("test_") for meta in graded]
+    """The graded tasks of ``assignment`` in notebook order (names as in ``course.scores.task_scores``)."""
+    nb = read_notebook(source_notebook(root, assignment))
+    graded = [c for c in nb.cells if nbgrader_meta(c).get("grade") or nbgrader_meta(c).get("task")]
+    return [task_name(grade_id(c)) for c in graded]
 
 
 def error_message(output) -> str:
@@ -48,10 +49,10 @@ def error_message(output) -> str:
 def notebook_failures(path: Path) -> dict[str, set[str]]:
     """``task -> messages`` of the graded test cells of one autograded notebook that raised an error."""
     failures: dict[str, set[str]] = defaultdict(set)
-    for cell in pipeline.read_notebook(path).cells:
+    for cell in read_notebook(path).cells:
         if not is_autograded_test(cell):
             continue
-        task = nbgrader_meta(cell)["grade_id"].removeprefix("test_")
+        task = task_name(grade_id(cell))
         for output in cell.get("outputs", []):
             if output.get("output_type") == "error":
                 failures[task].add(error_message(output))
@@ -314,8 +315,8 @@ def score_csv_rows(rows: list[dict]) -> list[dict]:
 
 def write_report(root: Path, to: Path, assignment: str | None = None) -> list[Path]:
     """Write ``bericht.html``, ``punkte.csv`` and ``fehlermeldungen.csv`` into ``to``; return their paths."""
-    names = pipeline.selected(root, assignment)
-    rows = pipeline.task_scores(root, assignment)
+    names = selected(root, assignment)
+    rows = task_scores(root, assignment)
     messages = failure_counts(root, names)
     sections = []
     for name in names:
@@ -329,6 +330,6 @@ def write_report(root: Path, to: Path, assignment: str | None = None) -> list[Pa
     to.mkdir(parents=True, exist_ok=True)
     html_path, scores_path, messages_path = to / "bericht.html", to / "punkte.csv", to / "fehlermeldungen.csv"
     html_path.write_text(report_html(sections), encoding="utf-8")
-    pipeline.write_csv(scores_path, pipeline.TASK_SCORE_FIELDS, score_csv_rows(rows))
-    pipeline.write_csv(messages_path, MESSAGE_FIELDS, messages)
+    write_csv(scores_path, TASK_SCORE_FIELDS, score_csv_rows(rows))
+    write_csv(messages_path, MESSAGE_FIELDS, messages)
     return [html_path, scores_path, messages_path]

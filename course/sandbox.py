@@ -1,44 +1,104 @@
-"""Run the grading kernel of a submission inside a bubblewrap sandbox.
+"""Grading kernels in a bubblewrap sandbox, as an unprivileged user, with limits per submission.
 
-While a submission is graded, the student's code sees only what it needs: the
-system and Python installation (read-only), the course package, the data
-folder (read-only) and an empty scratch copy of its working folder.  It cannot
-read ``source/`` (solutions, hidden tests), other submissions, the autograded
-notebook with the restored hidden tests, or the gradebook; it cannot write
-outside its scratch folder and ``/tmp``; it has no network.
+While a submission is graded, the student's code runs in a kernel that:
 
-How it plugs into nbgrader: the grading worker writes a kernelspec whose
-command is ``python -m course.sandbox {connection_file}``; that wrapper runs
-outside the sandbox, builds the bubblewrap command line and replaces itself
-with ``bwrap ... -- python -m ipykernel_launcher -f {connection_file}``.  The
-kernel talks to nbgrader over IPC sockets in a folder bound into the sandbox
-(TCP would not cross the separate network namespace); interrupts are sent as
-messages.  ``COURSE_SANDBOX=off`` switches it off (for instructors who grade
-inside their own containers); ``auto`` (default) uses it when ``bwrap`` works,
-``on`` insists on it.
+- runs as a user of its own (never root, never the grader's user): a numeric uid
+  that owns nothing on the machine, a fresh one for every kernel;
+- lives in its own PID, network, IPC and UTS namespaces: it sees only its own
+  processes (no ``/proc/<pid>/root``, ``cwd`` or ``environ`` of the grader), has no
+  network, and every process it starts dies with it;
+- sees only the system and Python installation, the course package and the data
+  folder (all read-only), an empty working folder and a size-limited ``/tmp``;
+  never ``source/``, ``submitted/``, ``autograded/``, the gradebook or the
+  configuration;
+- starts with an empty environment (no secrets of the grader);
+- is limited in memory (address space per process, and a memory cgroup for the
+  whole sandbox, tmpfs included, where the machine offers one), number of
+  processes, file size, open files and CPU time.
+
+How it plugs into nbgrader: :class:`SandboxKernelManager` is the kernel manager of
+:class:`course.preprocessors.SafeExecute`, so ``nbgrader autograde``, the
+Formgrader and ``python -m course grade`` all get it from ``nbgrader_config.py``.
+Its kernel command is ``python -m course.sandbox RUNTIME CONNECTION_FILE``: that
+wrapper runs outside the sandbox, prepares the runtime folder, limits and cgroup,
+and replaces itself with ``bwrap ... -- setpriv ... python -m ipykernel_launcher``.
+The kernel talks over IPC sockets in the runtime folder (TCP would not cross the
+network namespace); interrupts are messages.
+
+``COURSE_SANDBOX=off`` switches the sandbox off (for instructors who grade inside
+containers of their own); ``on`` insists on it; ``auto`` (default) uses it where
+bubblewrap works.  Limits come from environment variables (see :class:`Limits`).
 """
 
 from __future__ import annotations
 
-import atexit
 import json
 import os
+import resource
+import secrets
 import shutil
 import subprocess
 import sys
 import tempfile
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-KERNEL_NAME = "nn-kurs-sandbox"
+from jupyter_client.kernelspec import KernelSpec
+from jupyter_client.manager import AsyncKernelManager
+
 MODE_ENV = "COURSE_SANDBOX"
-# Set by the grading worker for the wrapper: the folders the kernel may see.
-DATA_ENV = "COURSE_SANDBOX_DATA"
-IPC_ENV = "COURSE_SANDBOX_IPC"
+DATA_ENV = "COURSE_DATA_DIR"
+#: Environment variables a grading kernel may see (their values are not secrets).
+PASSED_ENV = ("LANG", "LC_ALL", "NBGRADER_EXECUTION", "NBGRADER_VALIDATING", "OMP_NUM_THREADS")
+#: The kernel's uid is drawn from this range (owners of nothing, one per kernel).
+UID_BASE, UID_COUNT = 610_000, 100_000
+CGROUP_FILE = "cgroups.json"
 
 
 class SandboxError(RuntimeError):
     pass
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Limits of one grading kernel; each can be set with an environment variable."""
+
+    memory_gb: float = 6.0  # COURSE_GRADING_MEMORY_GB: address space per process and the cgroup's memory
+    tmp_mb: int = 512  # COURSE_GRADING_TMP_MB: size of the kernel's /tmp (counts towards the memory)
+    processes: int = 256  # COURSE_GRADING_PROCESSES: processes and threads
+    file_mb: int = 256  # COURSE_GRADING_FILE_MB: largest file the kernel may write
+    cpu_seconds: int = 1800  # COURSE_GRADING_CPU_SECONDS: CPU time of the whole kernel
+    open_files: int = 1024
+
+    @classmethod
+    def from_env(cls) -> Limits:
+        def get(name, default, kind):
+            value = os.environ.get(name)
+            return kind(value) if value not in (None, "") else default
+
+        return cls(
+            memory_gb=get("COURSE_GRADING_MEMORY_GB", cls.memory_gb, float),
+            tmp_mb=get("COURSE_GRADING_TMP_MB", cls.tmp_mb, int),
+            processes=get("COURSE_GRADING_PROCESSES", cls.processes, int),
+            file_mb=get("COURSE_GRADING_FILE_MB", cls.file_mb, int),
+            cpu_seconds=get("COURSE_GRADING_CPU_SECONDS", cls.cpu_seconds, int),
+        )
+
+    def rlimits(self) -> dict[int, int]:
+        limits = {
+            resource.RLIMIT_NPROC: self.processes,
+            resource.RLIMIT_FSIZE: self.file_mb * 1024**2,
+            resource.RLIMIT_CPU: self.cpu_seconds,
+            resource.RLIMIT_NOFILE: self.open_files,
+            resource.RLIMIT_CORE: 0,
+        }
+        if self.memory_gb > 0:
+            limits[resource.RLIMIT_AS] = int(self.memory_gb * 1024**3)
+        return limits
+
+
+# --------------------------------------------------------------------------- when to use it
 
 
 @cache
@@ -46,8 +106,10 @@ def bwrap_works() -> bool:
     """True if bubblewrap is installed and can create the namespaces we need here."""
     if not shutil.which("bwrap"):
         return False
-    probe = ["bwrap", "--ro-bind", "/", "/", "--unshare-net", "--dev", "/dev", "--proc", "/proc", "true"]
-    return subprocess.run(probe, capture_output=True).returncode == 0
+    probe = ["bwrap", "--ro-bind", "/", "/", "--unshare-net", "--unshare-pid", "--dev", "/dev", "--proc", "/proc"]
+    if os.geteuid() != 0:
+        probe.append("--unshare-user")
+    return subprocess.run([*probe, "true"], capture_output=True).returncode == 0
 
 
 def enabled() -> bool:
@@ -61,33 +123,129 @@ def enabled() -> bool:
     return bwrap_works()
 
 
-def prepare(data_dir: Path) -> dict:
-    """Set up a sandboxed kernelspec for this grading process; return the nbgrader config to use it.
+# --------------------------------------------------------------------------- the kernel manager
 
-    Writes the kernelspec into a fresh temporary folder that is put in front of
-    ``JUPYTER_PATH``, creates the IPC folder and passes both folders to the
-    wrapper through the environment.
-    """
-    base = Path(tempfile.mkdtemp(prefix="nn-kurs-sandbox-"))
-    atexit.register(shutil.rmtree, base, True)  # kernelspec, sockets and the scratch folders go with the worker
-    spec_dir = base / "share" / "kernels" / KERNEL_NAME
-    spec_dir.mkdir(parents=True)
-    spec = {
-        "argv": [sys.executable, "-m", "course.sandbox", "{connection_file}"],
-        "display_name": "Python 3 (Bewertung in bubblewrap)",
-        "language": "python",
-        "interrupt_mode": "message",
-    }
-    (spec_dir / "kernel.json").write_text(json.dumps(spec))
-    ipc = base / "ipc"
-    ipc.mkdir()
-    os.environ["JUPYTER_PATH"] = os.pathsep.join(filter(None, [str(base / "share"), os.environ.get("JUPYTER_PATH")]))
-    os.environ[DATA_ENV] = str(data_dir)
-    os.environ[IPC_ENV] = str(ipc)
-    return {
-        "Execute": {"kernel_name": KERNEL_NAME},
-        "KernelManager": {"transport": "ipc", "ip": str(ipc / "kernel")},
-    }
+
+class SandboxKernelManager(AsyncKernelManager):
+    """A kernel manager whose kernels run in the sandbox (or plain ones when it is switched off)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.runtime: Path | None = None
+        if not enabled():
+            return
+        self.runtime = Path(tempfile.mkdtemp(prefix="nn-kurs-kernel-"))
+        self.transport = "ipc"
+        self.ip = str(self.runtime / "ipc" / "kernel")
+        (self.runtime / "ipc").mkdir()
+        self._kernel_spec = KernelSpec(
+            argv=[sys.executable, "-m", "course.sandbox", str(self.runtime), "{connection_file}"],
+            display_name="Python 3 (Bewertung in der Sandbox)",
+            language="python",
+            interrupt_mode="message",
+            env={},
+        )
+
+    async def _async_cleanup_resources(self, restart: bool = False) -> None:
+        await super()._async_cleanup_resources(restart=restart)
+        if not restart:
+            self._remove_runtime()
+
+    def _remove_runtime(self) -> None:
+        if self.runtime is None or not self.runtime.exists():
+            return
+        remove_cgroups(self.runtime / CGROUP_FILE)
+        shutil.rmtree(self.runtime, ignore_errors=True)
+
+    def __del__(self):
+        try:
+            self._remove_runtime()
+        except Exception:
+            pass
+
+
+# --------------------------------------------------------------------------- cgroups (where available)
+
+
+def _cgroup_parents() -> dict[str, Path]:
+    """Writable cgroup folders of this process for the ``memory`` and ``pids`` controllers (v1 or v2)."""
+    found: dict[str, Path] = {}
+    try:
+        lines = Path("/proc/self/cgroup").read_text().splitlines()
+        mounts = [line.split() for line in Path("/proc/self/mounts").read_text().splitlines()]
+    except OSError:
+        return found
+    unified = next((m[1] for m in mounts if len(m) > 2 and m[2] == "cgroup2"), None)
+    for line in lines:
+        _, controllers, path = line.split(":", 2)
+        for controller in controllers.split(","):
+            if controller in {"memory", "pids"}:
+                found[controller] = Path("/sys/fs/cgroup", controller, path.lstrip("/"))
+        if controllers == "" and unified:  # cgroup v2
+            base = Path(unified, path.lstrip("/"))
+            try:
+                active = (base / "cgroup.subtree_control").read_text().split()
+            except OSError:
+                active = []
+            for controller in ("memory", "pids"):
+                if controller in active:
+                    found.setdefault(controller, base)
+    return {c: p for c, p in found.items() if p.is_dir() and os.access(p, os.W_OK)}
+
+
+def enter_cgroups(limits: Limits, name: str) -> list[str]:
+    """Put this process into new memory and pids cgroups with the limits; return their paths."""
+    made = []
+    for controller, parent in _cgroup_parents().items():
+        group = parent / name
+        try:
+            group.mkdir()
+            if controller == "memory":
+                limit = str(int(limits.memory_gb * 1024**3))
+                for knob in ("memory.limit_in_bytes", "memory.max"):
+                    if (group / knob).exists():
+                        (group / knob).write_text(limit)
+                if (group / "memory.swap.max").exists():
+                    (group / "memory.swap.max").write_text("0")
+            else:
+                (group / "pids.max").write_text(str(limits.processes))
+            (group / "cgroup.procs").write_text(str(os.getpid()))
+            made.append(str(group))
+        except OSError:
+            try:
+                group.rmdir()
+            except OSError:
+                pass
+    return made
+
+
+def remove_cgroups(record: Path) -> None:
+    """Kill whatever is left in the kernel's cgroups and remove them."""
+    try:
+        groups = json.loads(record.read_text())
+    except (OSError, ValueError):
+        return
+    for group in map(Path, groups):
+        for _ in range(50):
+            try:
+                pids = (group / "cgroup.procs").read_text().split()
+            except OSError:
+                break
+            for pid in pids:
+                try:
+                    os.kill(int(pid), 9)
+                except OSError:
+                    pass
+            try:
+                group.rmdir()
+                break
+            except OSError:
+                import time
+
+                time.sleep(0.05)
+
+
+# --------------------------------------------------------------------------- the wrapper
 
 
 def _readonly_targets(folder: Path) -> list[Path]:
@@ -99,42 +257,89 @@ def _readonly_targets(folder: Path) -> list[Path]:
     return [p for p in paths if p.exists()]
 
 
-def bwrap_command(connection_file: str, workdir: Path, scratch: Path) -> list[str]:
-    """The bubblewrap command line that runs the kernel with ``workdir`` replaced by ``scratch``."""
-    python_home = Path(sys.base_prefix).resolve()
+def python_paths() -> tuple[Path, Path, Path]:
+    """(resolved Python installation, resolved virtual environment, its python) for the sandbox."""
     venv = Path(sys.prefix).resolve()
+    python = venv / "bin" / Path(sys.executable).name
+    if not python.exists():
+        python = Path(sys.executable).resolve()
+    return Path(sys.base_prefix).resolve(), venv, python
+
+
+def bwrap_command(runtime: Path, connection_file: Path, workdir: Path, uid: int, limits: Limits) -> list[str]:
+    """The bubblewrap command line that runs the kernel as ``uid`` in ``workdir`` (an empty scratch folder)."""
+    python_home, venv, python = python_paths()
     package = Path(__file__).resolve().parent
-    data = Path(os.environ[DATA_ENV])
-    ipc = Path(os.environ[IPC_ENV])
-    cmd = ["bwrap", "--die-with-parent", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--cap-drop", "ALL"]
-    cmd += ["--ro-bind", "/usr", "/usr", "--ro-bind", "/etc", "/etc", "--ro-bind", "/sys", "/sys"]
+    data = Path(os.environ.get(DATA_ENV) or "/nonexistent")
+    ipc = runtime / "ipc"
+    root = os.geteuid() == 0
+    cmd = ["bwrap", "--die-with-parent", "--new-session", "--unshare-pid", "--unshare-net", "--unshare-ipc"]
+    cmd += ["--unshare-uts", "--unshare-cgroup-try", "--hostname", "bewertung"]
+    if root:  # bwrap keeps only what setpriv needs to become the kernel's user; that user has no capabilities
+        cmd += ["--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
+    else:  # an unprivileged grader: a user namespace maps the kernel's uid onto the grader's
+        cmd += ["--unshare-user", "--uid", str(uid), "--gid", str(uid), "--cap-drop", "ALL"]
+    cmd += ["--ro-bind", "/usr", "/usr", "--ro-bind", "/etc", "/etc"]
     for link in ("bin", "lib", "lib64", "sbin"):
         if Path("/", link).is_symlink():
             cmd += ["--symlink", os.readlink(Path("/", link)), f"/{link}"]
-    cmd += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
-    for path in dict.fromkeys([python_home, venv, package]):
-        cmd += ["--ro-bind", str(path), str(path)]
-    for path in _readonly_targets(data):
-        cmd += ["--ro-bind", str(path), str(path)]
-    cmd += ["--bind", str(ipc), str(ipc), "--ro-bind", connection_file, connection_file]
-    cmd += ["--bind", str(scratch), str(workdir), "--chdir", str(workdir)]
-    cmd += ["--clearenv", "--setenv", "PATH", f"{venv / 'bin'}:/usr/bin:/bin", "--setenv", "HOME", "/tmp"]
-    cmd += ["--setenv", "MPLCONFIGDIR", "/tmp/matplotlib", "--setenv", "COURSE_DATA_DIR", str(data)]
-    for name in ("LANG", "LC_ALL", "NBGRADER_EXECUTION", "NBGRADER_VALIDATING", "OMP_NUM_THREADS"):
-        if name in os.environ:
-            cmd += ["--setenv", name, os.environ[name]]
-    return [*cmd, "--", sys.executable, "-m", "ipykernel_launcher", "-f", connection_file]
+    cmd += ["--ro-bind-try", "/sys/devices/system/cpu", "/sys/devices/system/cpu"]
+    cmd += ["--proc", "/proc", "--dev", "/dev"]
+    cmd += ["--perms", "1777", "--size", str(limits.tmp_mb * 1024**2), "--tmpfs", "/tmp"]
+    binds = [("--ro-bind", path) for path in dict.fromkeys([python_home, venv, package])]
+    if data.exists():
+        binds += [("--ro-bind", path) for path in _readonly_targets(data)]
+    binds += [("--bind", ipc)]
+    mounted = [Path(p) for p in ("/usr", "/etc", "/proc", "/dev", "/sys", "/tmp")]
+    made: set[Path] = set()
+    for kind, path in [*binds, ("--bind", workdir)]:
+        # bubblewrap would create missing parent folders with the host's modes (/root is 0700):
+        # create them readable for the kernel's user first
+        for parent in reversed(path.parents):
+            inside_mount = any(parent == m or m in parent.parents for m in mounted)
+            if parent != Path("/") and parent not in made and (not inside_mount or Path("/tmp") in parent.parents):
+                cmd += ["--perms", "0755", "--dir", str(parent)]
+                made.add(parent)
+        source = runtime / "arbeit" if path == workdir else path
+        cmd += [kind, str(source), str(path)]
+        mounted.append(path)
+    cmd += ["--chdir", str(workdir)]
+    env = {"PATH": f"{venv / 'bin'}:/usr/bin:/bin", "HOME": "/tmp", "MPLCONFIGDIR": "/tmp/matplotlib"}
+    env["PYTHONPATH"] = str(package.parent)  # the grader's course package, also outside an editable install
+    env[DATA_ENV] = str(data)
+    env.update({name: os.environ[name] for name in PASSED_ENV if name in os.environ})
+    cmd += ["--clearenv"] + [arg for name, value in env.items() for arg in ("--setenv", name, value)]
+    cmd.append("--")
+    if root:
+        cmd += ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--no-new-privs", "--inh-caps=-all"]
+    return [*cmd, str(python), "-m", "ipykernel_launcher", "-f", str(connection_file)]
 
 
 def main(argv: list[str]) -> None:
-    """Kernel command of the sandboxed kernelspec: ``python -m course.sandbox CONNECTION_FILE``."""
-    connection_file = str(Path(argv[0]).resolve())
+    """Kernel command of the sandbox: ``python -m course.sandbox RUNTIME CONNECTION_FILE``."""
+    runtime, connection_file = Path(argv[0]), Path(argv[1]).resolve()
     workdir = Path.cwd().resolve()
-    scratch = Path(tempfile.mkdtemp(prefix="nn-kurs-arbeit-", dir=os.environ[IPC_ENV]))
-    for item in workdir.iterdir():  # data files of the assignment, never notebooks (they hold the tests)
-        if item.is_file() and item.suffix != ".ipynb":
-            shutil.copy(item, scratch / item.name)
-    os.execvp("bwrap", bwrap_command(connection_file, workdir, scratch))
+    limits = Limits.from_env()
+    uid = UID_BASE + secrets.randbelow(UID_COUNT)
+    scratch = runtime / "arbeit"
+    scratch.mkdir(mode=0o755, exist_ok=True)
+    # the kernel's own copy of its connection file, in the folder of its sockets
+    kernel_file = runtime / "ipc" / "kernel.json"
+    shutil.copy(connection_file, kernel_file)
+    if os.geteuid() == 0:
+        for path in (scratch, runtime / "ipc", kernel_file):
+            os.chown(path, uid, uid)
+    groups = enter_cgroups(limits, runtime.name)
+    (runtime / CGROUP_FILE).write_text(json.dumps(groups))
+    for kind, value in limits.rlimits().items():
+        resource.setrlimit(kind, (value, value))
+    # what the kernel prints to its own stdout/stderr goes nowhere (never into the grader's terminal or log)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    os.dup2(devnull, 2)
+    # bubblewrap itself starts with an empty environment too: nothing of the grader's (secrets included)
+    # is in any process of the sandbox, not even in /proc/1/environ of bubblewrap's own init
+    os.execvpe("bwrap", bwrap_command(runtime, kernel_file, workdir, uid, limits), {"PATH": "/usr/bin:/bin"})
 
 
 if __name__ == "__main__":

@@ -6,24 +6,9 @@ right and wrong answers into the student version).
 
 from __future__ import annotations
 
-import re
-
 import nbformat
 
-_SOLUTION_MARKER = re.compile(r"^\s*### (BEGIN|END) SOLUTION\s*$")
-
-
-def nbgrader_meta(cell) -> dict:
-    return cell.get("metadata", {}).get("nbgrader", {})
-
-
-def is_answer_cell(cell) -> bool:
-    return bool(nbgrader_meta(cell).get("solution"))
-
-
-def is_autograded_test(cell) -> bool:
-    meta = nbgrader_meta(cell)
-    return bool(meta.get("grade")) and not meta.get("solution") and cell.cell_type == "code"
+from course.cells import grade_id, is_answer_cell, without_solution_markers
 
 
 def solution_answers(source_nb) -> dict[str, str]:
@@ -31,10 +16,7 @@ def solution_answers(source_nb) -> dict[str, str]:
     answers = {}
     for cell in source_nb.cells:
         if is_answer_cell(cell):
-            lines = cell.source.splitlines()
-            answers[nbgrader_meta(cell)["grade_id"]] = "\n".join(
-                line for line in lines if not _SOLUTION_MARKER.match(line)
-            )
+            answers[grade_id(cell)] = without_solution_markers(cell.source)
     return answers
 
 
@@ -45,12 +27,12 @@ def fill_answers(student_nb, answers: dict[str, str]):
     so a typo in a test cannot go unnoticed.
     """
     nb = nbformat.from_dict(student_nb)
-    cells = {nbgrader_meta(c).get("grade_id"): c for c in nb.cells if is_answer_cell(c)}
+    cells = {grade_id(c): c for c in nb.cells if is_answer_cell(c)}
     unknown = sorted(set(answers) - set(cells))
     if unknown:
         raise KeyError(f"no answer cell with grade_id {unknown}; known: {sorted(cells)}")
-    for grade_id, source in answers.items():
-        cells[grade_id].source = source
+    for name, source in answers.items():
+        cells[name].source = source
     return nb
 
 
@@ -67,20 +49,18 @@ def restore_structure(submitted_nb, student_nb):
     """
     nb = nbformat.from_dict(submitted_nb)
     reference = nbformat.from_dict(student_nb)
-    position = {
-        nbgrader_meta(c)["grade_id"]: i for i, c in enumerate(reference.cells) if nbgrader_meta(c).get("grade_id")
-    }
+    position = {grade_id(c): i for i, c in enumerate(reference.cells) if grade_id(c)}
     groups: dict[int, list] = {}
     leading: list = []
     current = None
     for cell in nb.cells:
-        grade_id = nbgrader_meta(cell).get("grade_id")
-        index = position.get(grade_id)
+        name = grade_id(cell)
+        index = position.get(name)
         if index is not None and index not in groups:
             groups[index] = [_restored(cell, reference.cells[index])]
             current = index
             continue
-        if grade_id is not None or "nbgrader" in cell.get("metadata", {}):
+        if name is not None or "nbgrader" in cell.get("metadata", {}):
             cell.metadata.pop("nbgrader", None)
         (groups[current] if current is not None else leading).append(cell)
     for index in position.values():

@@ -1,13 +1,14 @@
 """Grading worker: ``python -m course.worker ROOT ASSIGNMENT STUDENT`` grades one submission.
 
-Started by :func:`course.pipeline.grade`, one process per submission, so a crash
-costs only that submission.  Prints the :class:`course.pipeline.GradeResult` as
-JSON on its last line of output.
+Started by :func:`course.grading.grade_one`, one process per submission, so a crash
+costs only that submission.  Runs nbgrader's autograde with the course's
+configuration and prints a :class:`course.grading.GradeResult` as JSON on its last line.
 """
 
 import json
-import os
+import re
 import sys
+import time
 from dataclasses import asdict
 from pathlib import Path
 
@@ -15,29 +16,44 @@ from pathlib import Path
 # package rfc3987_syntax is installed: 1.3 s per worker for a URI format nbgrader never checks.
 sys.modules.setdefault("rfc3987_syntax", None)
 
-from course.pipeline import GradeResult, autograde_submission  # noqa: E402
+from course.api import nbgrader_api  # noqa: E402
+from course.database import is_transient, mask_password  # noqa: E402
+from course.grading import GradeResult  # noqa: E402
+
+#: Lines of nbgrader's log that explain a failure best, most telling first.
+OUR_MESSAGES = ("Abgabe abgelehnt", "Bewertungs-Kernel", "Studierendenversion fehlt")
+_RAISED = re.compile(r"^[\w.]*(?:Error|Exception|Entry|Rejected): (.+)$")
 
 
-def limit_memory() -> None:
-    """Cap the address space of this worker and so of its kernel (``COURSE_GRADING_MEMORY_GB``, 0 = off).
+def failure_message(result: dict) -> str:
+    """The line of nbgrader's log that explains the failure best."""
+    lines = [line.strip() for line in (result.get("error") or result.get("log") or "").splitlines() if line.strip()]
+    for marker in OUR_MESSAGES:
+        ours = [line for line in lines if marker in line]
+        if ours:
+            return ours[-1][ours[-1].index(marker) :]
+    raised = [m.group(1) for line in lines if (m := _RAISED.match(line)) and "Please see" not in line]
+    return (raised or lines or ["ohne Meldung"])[-1]
 
-    A cell that asks for more then gets a ``MemoryError`` instead of taking the machine down.
-    """
-    import resource
 
-    gigabytes = float(os.environ.get("COURSE_GRADING_MEMORY_GB", "6"))
-    if gigabytes > 0:
-        limit = int(gigabytes * 1024**3)
-        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+def autograde(root: Path, assignment: str, student: str) -> GradeResult:
+    api = nbgrader_api(root)
+    for attempt in range(5):  # parallel workers share one gradebook: retry a busy or briefly unavailable one
+        result = api.autograde(assignment, student, force=True, create=True)
+        if result.get("success") or not is_transient(str(result.get("error") or result.get("log") or "")):
+            break
+        time.sleep(1 + attempt)
+    if result.get("success"):
+        return GradeResult(assignment, student, True)
+    return GradeResult(assignment, student, False, mask_password(failure_message(result)))
 
 
 def main(argv: list[str]) -> None:
     root, assignment, student = argv[:3]
-    limit_memory()
     try:
-        result = autograde_submission(Path(root), assignment, student)
+        result = autograde(Path(root), assignment, student)
     except Exception as exc:  # report, never hide, a crash of nbgrader itself
-        result = GradeResult(assignment, student, False, f"{exc.__class__.__name__}: {exc}")
+        result = GradeResult(assignment, student, False, mask_password(f"{exc.__class__.__name__}: {exc}"))
     print(json.dumps(asdict(result)))
 
 

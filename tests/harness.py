@@ -7,6 +7,7 @@ are graded in one batch in a temporary copy of the course.
 
 from __future__ import annotations
 
+import ast
 import os
 import shutil
 from dataclasses import dataclass, field
@@ -15,8 +16,12 @@ from pathlib import Path
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from course import pipeline
-from course.submissions import is_autograded_test, nbgrader_meta, solution_answers
+from course import grading, publish
+from course.cells import graded_tasks
+from course.demo import demo_answers, write_submission
+from course.layout import read_notebook, source_notebook, student_notebook
+from course.scores import task_scores
+from course.submissions import solution_answers
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -53,7 +58,7 @@ def probe_notebook(*cells):
 
 def reference_answers(assignment: str) -> dict[str, str]:
     """The solution of every answer cell of ``source/<assignment>`` (``grade_id -> source``)."""
-    return solution_answers(pipeline.read_notebook(pipeline.source_notebook(REPO, assignment)))
+    return solution_answers(read_notebook(source_notebook(REPO, assignment)))
 
 
 def changed(answers: dict[str, str], task: str, *replacements: tuple[str, str]) -> str:
@@ -84,22 +89,17 @@ def make_course(tmp: Path, assignment: str) -> Path:
     (root / "source").mkdir(parents=True)
     shutil.copy(REPO / "nbgrader_config.py", root)
     shutil.copytree(REPO / "source" / assignment, root / "source" / assignment)
-    pipeline.release(root, assignment)
+    publish.release(root, assignment)
     return root
 
 
 def max_points(root: Path, assignment: str) -> dict[str, float]:
-    nb = pipeline.read_notebook(pipeline.source_notebook(root, assignment))
-    return {
-        nbgrader_meta(c)["grade_id"].removeprefix("test_"): float(nbgrader_meta(c)["points"])
-        for c in nb.cells
-        if is_autograded_test(c)
-    }
+    return graded_tasks(read_notebook(source_notebook(root, assignment)))
 
 
 def partly_solved(root: Path, assignment: str) -> Variant:
     """The demo's partly correct submission (every other task solved) with its expected points."""
-    answers = pipeline.demo_answers(root, assignment)["demo-teilweise"]
+    answers = demo_answers(root, assignment)["demo-teilweise"]
     return Variant(
         answers=answers, points={t: p for t, p in max_points(root, assignment).items() if t in answers}, base="blank"
     )
@@ -113,21 +113,39 @@ def grade_variants(tmp: Path, assignment: str, variants: dict[str, Variant]):
     """
     os.environ.setdefault("COURSE_DATA_DIR", str(REPO / "data"))
     root = make_course(tmp, assignment)
-    solution = solution_answers(pipeline.read_notebook(pipeline.source_notebook(root, assignment)))
+    solution = solution_answers(read_notebook(source_notebook(root, assignment)))
     full = max_points(root, assignment)
     graded_variants = all_variants(variants, root, assignment)
     for name, variant in graded_variants.items():
         answers = dict(solution) if variant.base == "solution" else {}
         answers.update(variant.answers)
-        pipeline.write_submission(root, assignment, name, answers)
-    results = pipeline.grade(root, assignment, progress=False)
+        assert_parses(root, assignment, name, variant.answers)
+        write_submission(root, assignment, name, answers)
+    results = grading.grade(root, assignment, progress=False)
     failed = [r for r in results if not r.ok]
     assert not failed, f"autograde failed: {failed}"
     scores: dict[str, dict[str, float]] = {}
-    for row in pipeline.task_scores(root, assignment):
+    for row in task_scores(root, assignment):
         if row["task"] in full:
             scores.setdefault(row["student"], {})[row["task"]] = row["score"]
     return scores, full, graded_variants
+
+
+def assert_parses(root: Path, assignment: str, name: str, answers: dict[str, str]) -> None:
+    """Every code answer of a variant is valid (IPython) Python: a typo must not pass as a "wrong answer"."""
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    code_cells = {
+        c.metadata.nbgrader.grade_id
+        for c in read_notebook(student_notebook(root, assignment)).cells
+        if c.cell_type == "code" and "nbgrader" in c.metadata
+    }
+    for grade_id, source in answers.items():
+        if grade_id in code_cells:
+            try:
+                ast.parse(TransformerManager().transform_cell(source))
+            except SyntaxError as exc:
+                raise AssertionError(f"variant {name!r}, answer {grade_id!r} does not parse: {exc}") from None
 
 
 def all_variants(variants: dict[str, Variant], root: Path | None = None, assignment: str = "") -> dict[str, Variant]:

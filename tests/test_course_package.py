@@ -245,18 +245,18 @@ def test_cli_outside_a_course(tmp_path):
 
 def test_cli_pipeline_end_to_end(small_course):
     """release -> submissions -> grade -> feedback -> export -> scores, all through the command line."""
-    from course import pipeline
+    from course.demo import write_submission
 
     root = small_course
     assert run_cli("--root", str(root), "release").returncode == 0
     student_nb = (root / "release" / "01_probe" / "probe.ipynb").read_text()
     assert "return 2 * x" not in student_nb and "doppelt(-3)" not in student_nb and "Darum" not in student_nb
     assert "# DEINE LÖSUNG HIER" in student_nb and "DEINE ANTWORT HIER" in student_nb
-    pipeline.write_submission(
+    write_submission(
         root, "01_probe", "anna", {"doppelt": "def doppelt(x):\n    return x + x", "warum": "Weil x + x = 2x."}
     )
-    pipeline.write_submission(root, "01_probe", "ben", {"doppelt": "def doppelt(x):\n    return x * x"})
-    pipeline.write_submission(root, "01_probe", "carla", {})
+    write_submission(root, "01_probe", "ben", {"doppelt": "def doppelt(x):\n    return x * x"})
+    write_submission(root, "01_probe", "carla", {})
     graded = run_cli("--root", str(root), "grade", "-j", "2")
     assert graded.returncode == 0, graded.stdout + graded.stderr
     assert "3 von 3 Abgaben bewertet" in graded.stdout

@@ -13,7 +13,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from course import pipeline
+from course import publish
+from course.solutions import execute_notebook
 from course.submissions import is_answer_cell, is_autograded_test, nbgrader_meta
 
 REPO = Path(__file__).resolve().parents[1]
@@ -246,7 +247,7 @@ def fresh_release(tmp_path_factory):
     root.mkdir()
     shutil.copy(REPO / "nbgrader_config.py", root)
     shutil.copytree(REPO / "source", root / "source")
-    pipeline.release(root)
+    publish.release(root)
     return root / "release"
 
 
@@ -301,7 +302,7 @@ def test_blank_student_version_shows_no_name_error(path, fresh_release, monkeypa
 @pytest.mark.parametrize("path", SOURCES, ids=ids)
 def test_solution_notebook_runs_with_all_tests(path, monkeypatch):
     monkeypatch.setenv("COURSE_DATA_DIR", str(REPO / "data"))
-    nb = pipeline.execute_notebook(path)
+    nb = execute_notebook(path)
     errors = [
         out for c in nb.cells if c.cell_type == "code" and "raises-exception" not in c.metadata.get("tags", [])
         for out in c.outputs if out.output_type == "error"

@@ -11,7 +11,10 @@ import pytest
 from harness import answer_cell, free_text_cell, grading_cell, grading_meta, probe_notebook
 from nbformat.v4 import new_code_cell, new_notebook, new_output
 
-from course import cli, pipeline, report
+from course import cli, grading, publish, report
+from course.api import nbgrader_api
+from course.demo import write_submission
+from course.scores import TASK_SCORE_FIELDS
 
 REPO = Path(__file__).resolve().parents[1]
 ASSIGNMENT = "01_probe"
@@ -65,10 +68,10 @@ def graded_course(tmp_path_factory):
     (root / "source" / ASSIGNMENT).mkdir(parents=True)
     shutil.copy(REPO / "nbgrader_config.py", root)
     nbformat.write(report_notebook(), root / "source" / ASSIGNMENT / "probe.ipynb")
-    pipeline.release(root)
+    publish.release(root)
     for student, answers in STUDENTS.items():
-        pipeline.write_submission(root, ASSIGNMENT, student, answers)
-    results = pipeline.grade(root, jobs=2, progress=False)
+        write_submission(root, ASSIGNMENT, student, answers)
+    results = grading.grade(root, jobs=2, progress=False)
     assert [r.ok for r in results] == [True] * len(STUDENTS), results
     return root
 
@@ -105,7 +108,7 @@ def test_points_csv(written):
         ("dora", ASSIGNMENT, "quadrat", "0", "1", "False"),
         ("dora", ASSIGNMENT, "warum", "0", "1", "False"),
     ]
-    assert list(read_csv(written[1])[0]) == pipeline.TASK_SCORE_FIELDS
+    assert list(read_csv(written[1])[0]) == TASK_SCORE_FIELDS
 
 
 def test_failing_messages_csv(written):
@@ -202,7 +205,7 @@ def test_report_after_manual_grading(graded_course, tmp_path):
     from nbgrader.api import Gradebook
 
     root = shutil.copytree(graded_course, tmp_path / "kurs")  # the other tests keep the pending grade
-    with Gradebook(pipeline.nbgrader_api(root).coursedir.db_url) as gb:
+    with Gradebook(nbgrader_api(root).coursedir.db_url) as gb:
         grade = gb.find_grade("warum", "probe", ASSIGNMENT, "anna")
         grade.manual_score, grade.needs_manual_grade = 1.0, False
         gb.db.commit()

@@ -6,6 +6,7 @@ so a bad submission is shown to cost only its own points and never the others'.
 """
 
 import json
+import os
 from pathlib import Path
 
 import nbformat
@@ -13,8 +14,12 @@ import pytest
 from harness import answer_cell, free_text_cell, grading_cell, probe_notebook
 from nbformat.v4 import new_code_cell
 
-from course import pipeline
-from course.submissions import fill_answers, nbgrader_meta, solution_answers
+from course import grading, publish
+from course.api import nbgrader_api
+from course.cells import nbgrader_meta
+from course.layout import read_notebook, source_notebook, student_notebook
+from course.scores import task_scores
+from course.submissions import fill_answers, solution_answers
 
 REPO = Path(__file__).resolve().parents[1]
 A = "01_robust"
@@ -44,6 +49,25 @@ _original = ip.run_cell
 ip.run_cell = lambda raw_cell, *args, **kwargs: _original("pass", *args, **kwargs)
 ip.run_cell_async = lambda raw_cell, *args, **kwargs: ip.__class__.run_cell_async(ip, "pass", *args, **kwargs)
 """
+REPLY_FLOOD = """import asyncio
+kernel = get_ipython().kernel
+async def flood(stream, ident, parent):
+    while True:
+        fake = {"header": {"msg_id": "fremd", "msg_type": "execute_request"}}
+        kernel.session.send(stream, "execute_reply", {"status": "ok", "execution_count": 1}, fake, ident=ident)
+        await asyncio.sleep(0.01)
+kernel.shell_handlers["execute_request"] = flood
+"""
+DISPLAY_UPDATES = """from IPython.display import display
+handle = display("start", display_id=True)
+for i in range(300):
+    handle.update("x" * 200_000)
+"""
+XSS_OUTPUT = """from IPython.display import HTML, Javascript, SVG, display
+display(HTML("<script>alert('xss-ausgabe')</script><img src=x onerror=\\"alert('xss-bild')\\">"))
+display(Javascript("alert('xss-js')"))
+"""
+XSS_MARKDOWN = "<script>alert('xss-freitext')</script> <img src=x onerror=alert('xss-md')> [hier](javascript:alert(1))"
 HELPER = "def hilfe(x):\n    return x * 2"  # a student's own extra cell
 WRONG_ZWEI = "def zwei(x):\n    return x + 2"  # passes the visible test, fails the hidden one
 
@@ -75,6 +99,11 @@ CASES = {
         None,
         FULL,
     ),
+    # a kernel that answers every request with unrelated replies: bounded by the deadlines, costs only itself
+    "antwortflut": ({"eins": "a = 1\n" + REPLY_FLOOD}, None, dict.fromkeys(FULL, 0)),
+    "riesenfehler": ({"eins": "a = 1\nraise ValueError('x' * 20_000_000)"}, None, FULL),
+    "anzeige_updates": ({"eins": DISPLAY_UPDATES + "a = 1"}, None, FULL),
+    "xss": ({"eins": XSS_OUTPUT + "a = 1", "warum": XSS_MARKDOWN}, None, FULL),
     "test_assert_true": (
         {"zwei": WRONG_ZWEI},
         lambda nb: edit_test_cell(nb, "zwei", lambda cells, i: setattr(cells[i], "source", "assert True")),
@@ -125,19 +154,22 @@ CASES = {
     # IPython itself replaced: the guard cannot run, the canary notices, no later test counts
     "run_cell_ersetzt": ({"eins": SKIP_CELLS + "a = 1", "zwei": WRONG_ZWEI}, None, dict.fromkeys(FULL, 0)),
     "ast_transformer_falsch": ({"eins": NO_ASSERTS + "a = 2"}, None, {**FULL, "eins": 0}),
-    "falscher_name": ({}, "wrong_name", FULL),
 }
 BROKEN = {
     "kaputtes_json": "invalid_json",
     "leere_datei": "empty_file",
     "notebook_fehlt": "missing_notebook",
+    "falscher_name": "wrong_name",
+    "link_auf_loesung": "symlink_source",
+    "link_auf_gradebook": "symlink_gradebook",
+    "fifo": "fifo",
 }
 
 
 def write_case(root: Path, student: str, base_answers: dict, answers_: dict, tamper) -> None:
     folder = root / "submitted" / student / A
     folder.mkdir(parents=True, exist_ok=True)
-    student_nb = pipeline.read_notebook(pipeline.student_notebook(root, A))
+    student_nb = read_notebook(student_notebook(root, A))
     nb = fill_answers(student_nb, {**base_answers, **answers_})
     if callable(tamper):
         nb = tamper(nb)
@@ -152,6 +184,13 @@ def write_case(root: Path, student: str, base_answers: dict, answers_: dict, tam
         (folder / "notizen.txt").write_text("vergessen")
     else:
         nbformat.write(nb, target)
+    if tamper == "symlink_source":
+        (folder / "daten.txt").symlink_to(root / "source" / A / "probe.ipynb")
+    elif tamper == "symlink_gradebook":
+        (folder / "extra").mkdir()
+        (folder / "extra" / "noten.db").symlink_to(root / "gradebook.db")
+    elif tamper == "fifo":
+        os.mkfifo(folder / "rohr")
     if tamper == "extra_folder":
         (folder / "extra").mkdir()
         (folder / "extra" / "daten.txt").write_text("x")
@@ -162,10 +201,12 @@ def course_root(tmp_path_factory):
     root = tmp_path_factory.mktemp("robust") / "kurs"
     (root / "source" / A).mkdir(parents=True)
     config = (REPO / "nbgrader_config.py").read_text()
-    (root / "nbgrader_config.py").write_text(config + "\nc.Execute.timeout = 10\n")
+    (root / "nbgrader_config.py").write_text(
+        config + "\nc.Execute.timeout = 10\nc.SafeExecute.submission_timeout = 60\n"
+    )
     nbformat.write(robust_notebook(), root / "source" / A / "probe.ipynb")
-    pipeline.release(root, A)
-    solution = solution_answers(pipeline.read_notebook(pipeline.source_notebook(root, A)))
+    publish.release(root, A)
+    solution = solution_answers(read_notebook(source_notebook(root, A)))
     for student, (answers_, tamper, _) in CASES.items():
         write_case(root, student, solution, answers_, tamper)
     for student, tamper in BROKEN.items():
@@ -175,10 +216,10 @@ def course_root(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def graded(course_root):
-    results = {r.student: r for r in pipeline.grade(course_root, A, jobs=2, progress=False)}
+    results = {r.student: r for r in grading.grade(course_root, A, jobs=2, progress=False)}
     print("\n".join(f"{r.student:<26} {r.seconds:5.1f} s {r.message}" for r in results.values()))
     scores = {}
-    for row in pipeline.task_scores(course_root, A):
+    for row in task_scores(course_root, A):
         scores.setdefault(row["student"], {})[row["task"]] = row
     return results, scores
 
@@ -201,7 +242,7 @@ def test_dead_kernel_is_explained_in_the_autograded_notebook(course_root, graded
 
 
 def test_output_floods_are_capped(course_root, graded):
-    for student in ("ausgabeflut", "riesenbild"):
+    for student in ("ausgabeflut", "riesenbild", "riesenfehler", "anzeige_updates"):
         size = (course_root / "autograded" / student / A / "probe.ipynb").stat().st_size
         assert size < 1_000_000, f"{student}: autograded notebook has {size} bytes"
     text = (course_root / "autograded" / "ausgabeflut" / A / "probe.ipynb").read_text()
@@ -217,16 +258,19 @@ def test_broken_files_get_a_clear_message_and_no_points(graded, student):
     assert not any(row["score"] for row in scores.get(student, {}).values())
 
 
+REJECTED = (
+    "Abgabe abgelehnt: nur gewöhnliche Dateien sind erlaubt, nicht bewertet wegen {} "
+    "(symbolischer Link, FIFO oder Gerätedatei)"
+)
 BROKEN_MESSAGES = {
     "kaputtes_json": "probe.ipynb ist kein gültiges Notebook (NotJSONError)",
     "leere_datei": "probe.ipynb ist eine leere Datei",
     "notebook_fehlt": "Notebook probe.ipynb fehlt in der Abgabe (gefunden: keine Notebooks)",
+    "falscher_name": "Notebook probe.ipynb fehlt in der Abgabe (gefunden: probe (1).ipynb)",
+    "link_auf_loesung": REJECTED.format("daten.txt"),
+    "link_auf_gradebook": REJECTED.format("extra/noten.db"),
+    "fifo": REJECTED.format("rohr"),
 }
-
-
-def test_a_renamed_notebook_is_graded_under_its_name(graded):
-    results, _ = graded
-    assert results["falscher_name"].message == "probe (1).ipynb als probe.ipynb bewertet"
 
 
 def test_originals_are_kept(course_root, graded):
@@ -235,21 +279,20 @@ def test_originals_are_kept(course_root, graded):
     nb = nbformat.read(folder / "probe.ipynb", as_version=4)
     assert any(c.source == "assert True" for c in nb.cells)
     assert (course_root / "submitted" / "kaputtes_json" / A / "probe.ipynb").read_text().startswith('{"cells": [ kein')
-    assert not (course_root / pipeline.STAGING).exists() or not any((course_root / pipeline.STAGING).iterdir())
 
 
 def test_regrading_is_idempotent_and_keeps_manual_grades(course_root, graded):
     from nbgrader.api import Gradebook
 
-    db_url = pipeline.nbgrader_api(course_root).coursedir.db_url
+    db_url = nbgrader_api(course_root).coursedir.db_url
     with Gradebook(db_url) as gb:
         grade = gb.find_grade("warum", "probe", A, "loesung")
         grade.manual_score = 1.0
         gb.db.commit()
-    before = json.dumps(pipeline.task_scores(course_root, A), sort_keys=True)
-    again = pipeline.grade(course_root, A, jobs=2, progress=False)
+    before = json.dumps(task_scores(course_root, A), sort_keys=True)
+    again = grading.grade(course_root, A, jobs=2, progress=False)
     assert {r.student for r in again if r.ok} >= set(CASES)
-    after = json.dumps(pipeline.task_scores(course_root, A), sort_keys=True)
+    after = json.dumps(task_scores(course_root, A), sort_keys=True)
     assert after == before
     with Gradebook(db_url) as gb:
         assert gb.find_grade("warum", "probe", A, "loesung").manual_score == 1.0
@@ -263,12 +306,12 @@ def test_sources_and_release_untouched(course_root, graded):
 
     source = nbformat.read(course_root / "source" / A / "probe.ipynb", as_version=4)
     assert content(source) == content(robust_notebook())
-    released = pipeline.read_notebook(pipeline.student_notebook(course_root, A))
+    released = read_notebook(student_notebook(course_root, A))
     assert all("BEGIN SOLUTION" not in c.source for c in released.cells)
 
 
 def test_feedback_names_failed_checks_without_hidden_code(course_root, graded):
-    pipeline.feedback(course_root, A)
+    publish.feedback(course_root, A)
     html = (course_root / "feedback" / "test_assert_true" / A / "probe.html").read_text()
     assert "Ein versteckter Test ist fehlgeschlagen." in html
     assert "AssertionError: versteckt" in html
@@ -278,3 +321,30 @@ def test_feedback_names_failed_checks_without_hidden_code(course_root, graded):
     assert "Kernel ist in dieser Zelle abgestürzt" in html
     visible = (course_root / "feedback" / "speicher_30gb" / A / "probe.html").read_text()
     assert "Ein sichtbarer Test ist fehlgeschlagen." in visible
+
+
+def test_student_html_never_runs_in_feedback_or_autograded_notebook(course_root, graded):
+    """Outputs keep only inert formats; the student's markdown shows raw HTML as text."""
+    publish.feedback(course_root, A)
+    nb = nbformat.read(course_root / "autograded" / "xss" / A / "probe.ipynb", as_version=4)
+    mimes = {m for c in nb.cells if c.cell_type == "code" for o in c.outputs for m in o.get("data", {})}
+    assert mimes <= {"text/plain", "image/png", "image/jpeg", "image/gif", "image/svg+xml"}
+    html = (course_root / "feedback" / "xss" / A / "probe.html").read_text()
+    for marker in ("<script>alert(", "<img src=x onerror", 'href="javascript:'):
+        assert marker not in html, marker
+    assert "&lt;script&gt;alert('xss-freitext')&lt;/script&gt;" in html, "the free-text answer is shown as text"
+
+
+def test_xss_control_plain_nbconvert_would_run_it(course_root, graded):
+    """Control: the same submission rendered by nbconvert without the course's sanitizing carries the script."""
+    from nbconvert import HTMLExporter
+
+    nb = nbformat.read(course_root / "submitted" / "xss" / A / "probe.ipynb", as_version=4)
+    html, _ = HTMLExporter(template_name="classic").from_notebook_node(nb)
+    assert "<script>alert('xss-freitext')</script>" in html
+
+
+def test_a_hostile_kernel_costs_only_its_own_time(graded):
+    """Every wait has a deadline: the flooding kernel is done within its budget (60 s and a margin)."""
+    results, _ = graded
+    assert results["antwortflut"].seconds < 60 + 60

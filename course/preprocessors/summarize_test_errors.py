@@ -14,22 +14,10 @@ import re
 from nbformat.notebooknode import NotebookNode
 from nbgrader.preprocessors import NbGraderPreprocessor
 
-from course.submissions import is_autograded_test
+from course.cells import hidden_lines, is_autograded_test
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 _ARROW = re.compile(r"^-*>\s*(\d+)", re.M)
-BEGIN, END = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
-
-
-def hidden_lines(source: str) -> range:
-    """1-based line numbers of the hidden block of a test cell (empty if there is none)."""
-    lines = source.splitlines()
-    try:
-        begin = next(i for i, line in enumerate(lines) if line.strip() == BEGIN)
-        end = next(i for i, line in enumerate(lines) if line.strip() == END)
-    except StopIteration:
-        return range(0)
-    return range(begin + 1, end + 2)
 
 
 def failing_line(traceback: list[str]) -> int | None:

@@ -1,0 +1,123 @@
+"""Benchmark (prints figures, asserts nothing): what the hardened grading path costs per submission.
+
+    python benchmarks/hardening.py [--baseline COMMIT] [assignment ...]
+
+Grades the three demo submissions of every assignment with ``course grade -j 1`` twice, in one run and on the
+same submissions and notebooks: with the course package and ``nbgrader_config.py`` of COMMIT (default: the last
+commit before the hardened path) and with the current ones.  Both are timed the same way (the grading call
+alone, in a fresh process per assignment); the current path's pre-flight check (the reference solution run
+once per assignment before anyone is graded) is printed separately, since it is paid once per batch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+BASELINE = "6354c80"  # "Feedback template scoped to GenerateFeedback": the grading path before the hardening
+
+GRADE_OLD = """
+import json, sys, time
+from pathlib import Path
+from course import pipeline
+root, name = Path(sys.argv[1]), sys.argv[2]
+start = time.perf_counter()
+results = pipeline.grade(root, name, jobs=1, progress=False)
+print(json.dumps({"seconds": time.perf_counter() - start, "ok": all(r.ok for r in results)}))
+"""
+GRADE_NEW = """
+import json, sys, time
+from pathlib import Path
+from course import grading, solutions
+root, name = Path(sys.argv[1]), sys.argv[2]
+start = time.perf_counter()
+solutions.preflight(root, name)
+preflight = time.perf_counter() - start
+start = time.perf_counter()
+results = grading.grade(root, name, jobs=1, progress=False, preflight=False)
+print(json.dumps({"seconds": time.perf_counter() - start, "preflight": preflight, "ok": all(r.ok for r in results)}))
+"""
+
+
+def extract(commit: str, target: Path) -> None:
+    """``course/`` and ``nbgrader_config.py`` of ``commit`` into ``target``."""
+    archive = subprocess.run(
+        ["git", "archive", "--format=tar", commit, "course", "nbgrader_config.py"],
+        cwd=REPO,
+        capture_output=True,
+        check=True,
+    ).stdout
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(target, filter="data")
+
+
+def run(code: str, package_root: Path, *args: str) -> dict:
+    env = {**os.environ, "PYTHONPATH": str(package_root), "OMP_NUM_THREADS": str(os.cpu_count() or 1)}
+    out = subprocess.run([sys.executable, "-c", code, *args], env=env, capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def course(tmp: Path, config: Path, names: list[str]) -> Path:
+    from course import demo, publish
+
+    root = tmp / "kurs"
+    (root / "source").mkdir(parents=True)
+    shutil.copy(config, root / "nbgrader_config.py")
+    for name in names:
+        shutil.copytree(REPO / "source" / name, root / "source" / name)
+    publish.release(root)
+    for name in names:
+        for student, answers in demo.demo_answers(root, name).items():
+            demo.write_submission(root, name, student, answers)
+    return root
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--baseline", default=BASELINE)
+    parser.add_argument("assignments", nargs="*")
+    args = parser.parse_args()
+    from course.demo import DEMO_STUDENTS
+    from course.layout import assignments
+
+    os.environ.setdefault("COURSE_DATA_DIR", str(REPO / "data"))
+    names = args.assignments or assignments(REPO)
+    n = len(DEMO_STUDENTS)
+    print(f"Maschine: {os.cpu_count()} Kerne; Vergleich mit {args.baseline}; {n} Abgaben pro Notebook")
+    print(f"   {'Notebook':<20} {'vorher':>8} {'jetzt':>8} {'Faktor':>7} {'Vorabprüfung':>13}   (Sekunden pro Abgabe)")
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        extract(args.baseline, tmp / "alt")
+        old_root = course(tmp / "vorher", tmp / "alt" / "nbgrader_config.py", names)
+        new_root = course(tmp / "jetzt", REPO / "nbgrader_config.py", names)
+        old_total = new_total = preflight_total = 0.0
+        for name in names:
+            old = run(GRADE_OLD, tmp / "alt", str(old_root), name)
+            new = run(GRADE_NEW, REPO, str(new_root), name)
+            old_total, new_total = old_total + old["seconds"], new_total + new["seconds"]
+            preflight_total += new["preflight"]
+            ok = "" if old["ok"] and new["ok"] else "  (nicht alle Abgaben bewertet!)"
+            print(
+                f"   {name:<20} {old['seconds'] / n:7.1f}s {new['seconds'] / n:7.1f}s "
+                f"{new['seconds'] / old['seconds']:6.2f}x {new['preflight']:12.1f}s{ok}"
+            )
+        count = n * len(names)
+        print(
+            f"   {'Summe':<20} {old_total / count:7.1f}s {new_total / count:7.1f}s {new_total / old_total:6.2f}x "
+            f"{preflight_total:12.1f}s"
+        )
+        with_preflight = (new_total + preflight_total) / old_total
+        print(f"   mit Vorabprüfung (einmal pro Assignment und Lauf): {with_preflight:.2f}x")
+
+
+if __name__ == "__main__":
+    main()

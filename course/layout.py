@@ -1,0 +1,100 @@
+"""Where things are in a course: the root, the assignments, their notebooks and submissions.
+
+Every function takes the course root (the folder with ``nbgrader_config.py``), so
+the tests can run everything in a temporary copy of the course.  Paths of nbgrader's
+steps come from nbgrader's own :class:`~nbgrader.coursedir.CourseDirectory`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+
+CONFIG_FILE = "nbgrader_config.py"
+
+
+class CourseError(Exception):
+    """A problem with the input (unknown assignment, broken notebook, missing folder)."""
+
+
+def find_root(start: Path | None = None) -> Path | None:
+    """The first folder at or above ``start`` (default: the working folder) that holds ``nbgrader_config.py``."""
+    here = (start or Path.cwd()).resolve()
+    return next((folder for folder in (here, *here.parents) if (folder / CONFIG_FILE).is_file()), None)
+
+
+def course_root(start: Path | None = None) -> Path:
+    """Like :func:`find_root`, but a clear error outside a course."""
+    root = find_root(start)
+    if root is None:
+        here = (start or Path.cwd()).resolve()
+        raise CourseError(f"kein Kurs gefunden: weder {here} noch ein Ordner darüber enthält {CONFIG_FILE}")
+    return root
+
+
+def coursedir(root: Path):
+    """nbgrader's ``CourseDirectory`` of the course, configured from its ``nbgrader_config.py``."""
+    from nbgrader.coursedir import CourseDirectory
+    from traitlets.config.loader import PyFileConfigLoader
+
+    config = PyFileConfigLoader(CONFIG_FILE, path=str(root)).load_config()
+    config.CourseDirectory.root = str(root)
+    return CourseDirectory(config=config)
+
+
+def assignments(root: Path) -> list[str]:
+    """All assignments in ``source/``, sorted by name."""
+    source = root / "source"
+    if not source.is_dir():
+        raise CourseError(f"Ordner fehlt: {source}")
+    return sorted(p.name for p in source.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
+def read_notebook(path: Path):
+    try:
+        return nbformat.read(path, as_version=4)
+    except Exception as exc:  # nbformat raises several unrelated types for broken files
+        raise CourseError(f"Notebook nicht lesbar: {path}: {exc.__class__.__name__}: {exc}") from None
+
+
+def source_notebook(root: Path, assignment: str) -> Path:
+    """The single instructor notebook of ``assignment``; a clear error if it is missing or broken."""
+    known = assignments(root)
+    if assignment not in known:
+        raise CourseError(f"unbekanntes Assignment {assignment!r}; vorhanden: {', '.join(known)}")
+    notebooks = sorted((root / "source" / assignment).glob("*.ipynb"))
+    if len(notebooks) != 1:
+        raise CourseError(f"source/{assignment} muss genau ein Notebook enthalten, gefunden: {len(notebooks)}")
+    read_notebook(notebooks[0])
+    return notebooks[0]
+
+
+def student_notebook(root: Path, assignment: str) -> Path:
+    """The released student version of ``assignment``."""
+    path = root / "release" / assignment / source_notebook(root, assignment).name
+    if not path.is_file():
+        raise CourseError(f"Studierendenversion fehlt: {path} (zuerst `python -m course release`)")
+    return path
+
+
+def selected(root: Path, assignment: str | None) -> list[str]:
+    """The assignments to work on; every one is checked first, so bad input changes nothing."""
+    names = assignments(root) if assignment is None else [assignment]
+    for name in names:
+        source_notebook(root, name)
+    return names
+
+
+def submitted_students(root: Path, assignment: str) -> list[str]:
+    submitted = root / "submitted"
+    if not submitted.is_dir():
+        raise CourseError(f"Ordner fehlt: {submitted}")
+    return sorted(p.name for p in submitted.iterdir() if (p / assignment).is_dir() and not p.is_symlink())
+
+
+def grading_data_dir(root: Path) -> Path:
+    """The data folder the grading kernels see (read-only): ``COURSE_DATA_DIR`` or ``<root>/data``."""
+    import os
+
+    return Path(os.environ.get("COURSE_DATA_DIR") or root / "data").resolve()

@@ -1,0 +1,68 @@
+"""Sanitizing step: a submission must consist of plain files and folders only.
+
+A symbolic link in a submission could point at the solutions, the gradebook or a
+device; a FIFO or a device file could block the grader.  nbgrader would follow
+them when it copies the submission, so such a submission is rejected, with a
+clear message, before anything of it is executed.  ``python -m course grade``
+runs the same check before it even starts nbgrader.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+from nbgrader.coursedir import CourseDirectory
+from nbgrader.preprocessors import NbGraderPreprocessor
+from traitlets import Integer
+
+
+class SubmissionRejected(Exception):
+    """The submission cannot be graded as it is; the message says why (German, for instructors)."""
+
+
+def special_files(folder: Path) -> list[str]:
+    """Paths (relative to ``folder``) of everything that is not a plain file or folder: links, FIFOs, devices."""
+    found = []
+    for dirpath, dirnames, filenames in os.walk(folder, followlinks=False):
+        for name in dirnames + filenames:
+            path = Path(dirpath, name)
+            mode = path.lstat().st_mode
+            if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+                found.append(str(path.relative_to(folder)))
+    return sorted(found)
+
+
+def folder_size(folder: Path) -> int:
+    return sum(Path(d, f).lstat().st_size for d, _, files in os.walk(folder, followlinks=False) for f in files)
+
+
+def check_folder(folder: Path, max_bytes: int) -> None:
+    """Raise :class:`SubmissionRejected` unless ``folder`` holds only plain files, ``max_bytes`` at most."""
+    if folder.is_symlink() or not folder.is_dir():
+        raise SubmissionRejected(f"Abgabe abgelehnt: {folder} ist kein gewöhnlicher Ordner")
+    special = special_files(folder)
+    if special:
+        raise SubmissionRejected(
+            "Abgabe abgelehnt: nur gewöhnliche Dateien sind erlaubt, nicht bewertet wegen "
+            + ", ".join(special[:5])
+            + (" ..." if len(special) > 5 else "")
+            + " (symbolischer Link, FIFO oder Gerätedatei)"
+        )
+    size = folder_size(folder)
+    if size > max_bytes:
+        raise SubmissionRejected(f"Abgabe abgelehnt: {size / 1e6:.0f} MB, erlaubt sind {max_bytes / 1e6:.0f} MB")
+
+
+class CheckSubmittedFiles(NbGraderPreprocessor):
+    """Reject submissions with links, FIFOs or device files, or more than ``max_bytes``."""
+
+    max_bytes = Integer(100_000_000, help="Largest submission (all files together) in bytes.").tag(config=True)
+
+    def preprocess(self, nb, resources):
+        info = resources["nbgrader"]
+        coursedir = CourseDirectory(config=self.config)
+        folder = Path(coursedir.format_path(coursedir.submitted_directory, info["student"], info["assignment"]))
+        check_folder(folder, self.max_bytes)
+        return nb, resources

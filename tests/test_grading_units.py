@@ -1,0 +1,161 @@
+"""Fast unit tests of the course's grading pieces (milliseconds each, no kernel)."""
+
+import os
+from pathlib import Path
+
+import pytest
+from harness import answer_cell, assert_parses, grading_cell, probe_notebook
+from nbformat.notebooknode import NotebookNode
+from nbformat.v4 import new_code_cell, new_output
+
+from course import cells, sandbox
+from course.grading import precheck
+from course.layout import CourseError
+from course.preprocessors.check_submitted_files import SubmissionRejected, check_folder, special_files
+from course.preprocessors.safe_execute import cap_outputs, size
+from course.preprocessors.sanitize_student_html import inert_markdown, inert_output
+from course.worker import failure_message
+
+
+def test_special_files_finds_links_fifos_and_linked_folders(tmp_path):
+    (tmp_path / "ok.txt").write_text("x")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "ok.txt").write_text("x")
+    (tmp_path / "link").symlink_to("/etc/passwd")
+    (tmp_path / "dirlink").symlink_to("/etc")
+    os.mkfifo(tmp_path / "sub" / "rohr")
+    assert special_files(tmp_path) == ["dirlink", "link", "sub/rohr"]
+    with pytest.raises(SubmissionRejected, match="Abgabe abgelehnt: nur gewöhnliche Dateien.*dirlink, link, sub/rohr"):
+        check_folder(tmp_path, 10**9)
+
+
+def test_plain_submissions_pass_and_big_ones_are_rejected(tmp_path):
+    (tmp_path / "a.ipynb").write_text("{}")
+    check_folder(tmp_path, 10**6)
+    (tmp_path / "gross.bin").write_bytes(b"x" * 2_000_000)
+    with pytest.raises(SubmissionRejected, match="2 MB, erlaubt sind 1 MB"):
+        check_folder(tmp_path, 1_000_000)
+
+
+def test_a_linked_submission_folder_is_rejected(tmp_path):
+    (tmp_path / "echt").mkdir()
+    (tmp_path / "abgabe").symlink_to(tmp_path / "echt")
+    with pytest.raises(SubmissionRejected, match="kein gewöhnlicher Ordner"):
+        check_folder(tmp_path / "abgabe", 10**9)
+
+
+def test_precheck_reports_missing_and_broken_notebooks(tmp_path):
+    root = tmp_path
+    (root / "source" / "01_a").mkdir(parents=True)
+    (root / "source" / "01_a" / "a.ipynb").write_text(
+        '{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}'
+    )
+    folder = root / "submitted" / "s" / "01_a"
+    folder.mkdir(parents=True)
+    with pytest.raises(CourseError, match=r"Notebook a.ipynb fehlt in der Abgabe \(gefunden: keine Notebooks\)"):
+        precheck(root, "01_a", "s")
+    (folder / "a.ipynb").write_text("")
+    with pytest.raises(CourseError, match="leere Datei"):
+        precheck(root, "01_a", "s")
+    (folder / "a.ipynb").write_text("{kaputt")
+    with pytest.raises(CourseError, match="kein gültiges Notebook"):
+        precheck(root, "01_a", "s")
+
+
+def test_inert_outputs_keep_text_and_images_only():
+    out = new_output(
+        "display_data",
+        data={"text/html": "<script>x</script>", "application/javascript": "x", "image/png": "iVBO", "text/plain": "t"},
+    )
+    inert_output(out)
+    assert set(out["data"]) == {"image/png", "text/plain"}
+    only_html = new_output("display_data", data={"text/html": "<b>x</b>"})
+    inert_output(only_html)
+    assert list(only_html["data"]) == ["text/plain"]
+
+
+@pytest.mark.parametrize(
+    "markdown",
+    [
+        "<script>alert(1)</script>",
+        "<img src=x onerror=alert(1)>",
+        "[klick](javascript:alert(1))",
+        "[klick](JaVa\tScRiPt:alert(1))",
+        "<svg onload=alert(1)>",
+        "[x](data:text/html;base64,PHNjcmlwdD4=)",
+    ],
+)
+def test_inert_markdown_has_no_tags_and_no_script_links(markdown):
+    safe = inert_markdown(markdown)
+    assert "<" not in safe and "javascript:" not in safe.lower().replace("\t", "") and "data:" not in safe
+
+
+def test_inert_markdown_keeps_the_text():
+    assert inert_markdown("Weil **w·x + b** affin ist & > 0") == "Weil **w·x + b** affin ist &amp; > 0"
+
+
+def test_output_cap_keeps_errors_short_and_drops_the_rest():
+    outputs = [
+        new_output("stream", name="stdout", text="x" * 600),
+        new_output("stream", name="stdout", text="y" * 600),
+        NotebookNode(output_type="error", ename="ValueError", evalue="e" * 100_000, traceback=["t" * 100_000] * 50),
+    ]
+    kept = cap_outputs(outputs, 1000)
+    assert [o["output_type"] for o in kept] == ["stream", "stream", "error"]
+    assert "Ausgabe gekürzt" in kept[0]["text"] and kept[1]["text"] == "x" * 600
+    assert size(kept) < 60_000
+
+
+def test_failure_message_prefers_the_course_s_own_explanation():
+    log = "\n".join(
+        [
+            "[ERROR] There was an error processing assignment",
+            "course.preprocessors.check_submitted_files.SubmissionRejected: Abgabe abgelehnt: wegen link",
+            "nbgrader.converters.base.NbGraderException: Please see the above traceback",
+        ]
+    )
+    assert failure_message({"log": log}) == "Abgabe abgelehnt: wegen link"
+    plain = "nbgrader.api.MissingEntry: No such assignment: x\nNbGraderException: Please see the above"
+    assert failure_message({"log": plain}) == "No such assignment: x"
+
+
+def test_limits_come_from_the_environment(monkeypatch):
+    monkeypatch.setenv("COURSE_GRADING_MEMORY_GB", "2")
+    monkeypatch.setenv("COURSE_GRADING_PROCESSES", "64")
+    limits = sandbox.Limits.from_env()
+    assert limits.memory_gb == 2 and limits.processes == 64 and limits.tmp_mb == sandbox.Limits.tmp_mb
+    import resource
+
+    assert limits.rlimits()[resource.RLIMIT_AS] == 2 * 1024**3
+
+
+def test_the_kernel_command_drops_root_and_passes_no_secrets(tmp_path, monkeypatch):
+    monkeypatch.setenv("COURSE_DB_URL", "postgresql://nbgrader:geheim@db/kurs")
+    monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path))
+    (tmp_path / "ipc").mkdir()
+    command = sandbox.bwrap_command(tmp_path, tmp_path / "k.json", Path("/tmp/arbeit"), 612345, sandbox.Limits())
+    assert "geheim" not in " ".join(command)
+    assert "--clearenv" in command and "--unshare-pid" in command and "--die-with-parent" in command
+    if os.geteuid() == 0:
+        assert "--reuid=612345" in command and "--cap-drop" in command
+    else:
+        assert "--unshare-user" in command
+
+
+def test_cell_conventions():
+    assert cells.task_name("test_relu") == "relu" and cells.task_name("warum") == "warum"
+    source = "assert a\n### BEGIN HIDDEN TESTS\nassert b\n### END HIDDEN TESTS"
+    assert list(cells.hidden_lines(source)) == [2, 3, 4]
+    nb = probe_notebook(answer_cell("a", "a = 1"), grading_cell("a", 2, "assert a", "assert a == 1"))
+    assert cells.graded_tasks(nb) == {"a": 2.0}
+    assert cells.is_autograded_test(nb.cells[2]) and not cells.is_autograded_test(nb.cells[1])
+    assert not cells.is_autograded_test(new_code_cell("x"))
+
+
+def test_a_variant_that_does_not_parse_fails_the_suite(tmp_path, monkeypatch):
+    import harness
+
+    root = harness.make_course(tmp_path, "02_aktivierung")
+    with pytest.raises(AssertionError, match="does not parse"):
+        assert_parses(root, "02_aktivierung", "tippfehler", {"my_single_relu": "def my_single_relu(x)\n    return x"})
+    assert_parses(root, "02_aktivierung", "gut", {"my_single_relu": "def my_single_relu(x):\n    return max(x, 0)"})
