@@ -27,7 +27,8 @@ _RAISED = re.compile(r"^[\w.]*(?:Error|Exception|Entry|Rejected): (.+)$")
 
 def failure_message(result: dict) -> str:
     """The line of nbgrader's log that explains the failure best."""
-    lines = [line.strip() for line in (result.get("error") or result.get("log") or "").splitlines() if line.strip()]
+    text = f"{result.get('log') or ''}\n{result.get('error') or ''}"
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
     for marker in OUR_MESSAGES:
         ours = [line for line in lines if marker in line]
         if ours:

@@ -1,0 +1,59 @@
+"""A grading environment that cannot run the reference solution stops before it grades anyone.
+
+The broken environment here: grading kernels limited to 50 MB of address space, in
+which Python cannot even start (the same symptom as a sandbox that cannot reach the
+virtual environment).  Control: the same course grades normally with the default limits.
+"""
+
+import subprocess
+import sys
+
+import nbformat
+import pytest
+from harness import REPO
+from test_robust_grading import A, robust_notebook, write_case
+
+from course import grading, publish, sandbox
+from course.layout import CourseError, read_notebook, source_notebook
+from course.scores import task_scores
+from course.submissions import solution_answers
+
+pytestmark = pytest.mark.skipif(not sandbox.bwrap_works(), reason="the limits belong to the sandbox")
+
+
+@pytest.fixture
+def course(tmp_path):
+    root = tmp_path / "kurs"
+    (root / "source" / A).mkdir(parents=True)
+    (root / "nbgrader_config.py").write_text((REPO / "nbgrader_config.py").read_text() + "\nc.Execute.timeout = 20\n")
+    nbformat.write(robust_notebook(), root / "source" / A / "probe.ipynb")
+    publish.release(root, A)
+    solution = solution_answers(read_notebook(source_notebook(root, A)))
+    for student in ("anna", "ben"):
+        write_case(root, student, solution, {}, None)
+    return root
+
+
+def test_a_broken_environment_grades_nobody(course, monkeypatch):
+    monkeypatch.setenv("COURSE_GRADING_MEMORY_GB", "0.05")
+    with pytest.raises(CourseError, match="niemand wurde bewertet"):
+        grading.grade(course, A, jobs=2, progress=False)
+    assert task_scores(course, A) == []
+    cli = subprocess.run(
+        [sys.executable, "-m", "course", "--root", str(course), "grade", A], capture_output=True, text=True
+    )
+    assert cli.returncode == 2 and "niemand wurde bewertet" in cli.stderr and "bewertet." not in cli.stdout
+
+
+def test_without_the_preflight_a_dead_kernel_is_a_failure_not_a_zero(course, monkeypatch):
+    """Even when the pre-flight is skipped, a kernel that cannot start fails the submission loudly."""
+    monkeypatch.setenv("COURSE_GRADING_MEMORY_GB", "0.05")
+    results = grading.grade(course, A, jobs=2, progress=False, preflight=False)
+    assert [r.ok for r in results] == [False, False]
+    assert all("Bewertungs-Kernel ließ sich nicht starten" in r.message for r in results), results
+
+
+def test_control_the_same_course_grades_normally(course):
+    results = grading.grade(course, A, jobs=2, progress=False)
+    assert all(r.ok for r in results)
+    assert sum(row["score"] or 0 for row in task_scores(course, A)) == 2 * 4
