@@ -60,6 +60,11 @@ VARIANTS = {
         },
         points={"neuron_ausgabe": 0, "layer_erzeugen": 0, "batch_korrigieren": 0},
     ),
+    # Wrong: whole numbers as input (the task asks for Gleitkommazahlen; the layer cannot take them as they are).
+    "falsch_ganzzahlige_eingabe": Variant(
+        answers={"layer_erzeugen": "layer = torch.nn.Linear(3, 10)\nx = torch.tensor([1, 2, 3])\ny = layer(x.float())"},
+        points={"layer_erzeugen": 0},
+    ),
     # Wrong: y computed for another input than x; a batch with 10 values per input.
     "falsch_anderes_x": Variant(
         answers={

@@ -45,6 +45,11 @@ VARIANTS = {
         },
         points={"squared_err": 0, "mse": 0},
     ),
+    # Wrong: the numbers of the examples instead of functions (the tests say in German that a function is needed).
+    "falsch_zahlen_statt_funktionen": Variant(
+        answers={"squared_err": "squared_err = 9.0", "mse": "mse = 5.0"},
+        points={"squared_err": 0, "mse": 0},
+    ),
     # Wrong: the functions under other names (the tests say in German which function is missing).
     "falsch_andere_namen": Variant(
         answers={
