@@ -93,7 +93,8 @@ VARIANTS = {
             "plt.show()",
         }
     ),
-    # Right: a batch from randperm, zero_grad(set_to_none=False); the functional MSE as a tensor; a learning
+    # Right: a batch from randperm, zero_grad(set_to_none=False), the test MSE printed after the loop (without
+    # no_grad, so the protocol records it with gradients); the functional MSE as a tensor; a learning
     # rate lowered by hand after 800 steps and loss_hist as a NumPy array.
     "richtig_randperm_lr_von_hand": Variant(
         answers={
@@ -103,7 +104,8 @@ VARIANTS = {
             "    loss = torch.nn.functional.mse_loss(y_pred, y_train[ind])\n"
             "    optimizer.zero_grad(set_to_none=False)\n"
             "    loss.backward()\n"
-            "    optimizer.step()\n",
+            "    optimizer.step()\n"
+            "print('MSE auf den Testdaten:', torch_mse(net(x_test), y_test).item())\n",
             "test_loss": "with torch.no_grad():\n"
             "    y_pred_test = net(x_test)\n"
             "    err = torch.nn.functional.mse_loss(y_pred_test, y_test)\n",
