@@ -6,9 +6,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from course import demo, grading, publish, report, scores, solutions
+from course import database, demo, grading, publish, report, scores, solutions
 from course.database import mask_password
-from course.layout import CourseError, course_root
+from course.layout import CourseError, course_root, coursedir
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -47,6 +47,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     root = course_root(args.root)
+    if args.verb != "check":  # every other verb reads or writes the gradebook: one clear line if it cannot
+        problem = database.check(coursedir(root).db_url)
+        if problem:
+            raise CourseError(problem)
     if args.verb == "release":
         print("erzeugt:", ", ".join(publish.release(root, args.assignment)))
     elif args.verb == "demo":
@@ -56,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
         failed = [r for r in results if not r.ok]
         print(f"{len(results) - len(failed)} von {len(results)} Abgaben bewertet.")
         for r in failed:
-            print(f"FEHLER {r.assignment}/{r.student}: {r.message}")
+            print(f"FEHLER {r.assignment}/{r.student}: {mask_password(r.message)}")
         return 1 if failed else 0
     elif args.verb == "feedback":
         print("Feedback erzeugt für:", ", ".join(publish.feedback(root, args.assignment)) or "nichts")
