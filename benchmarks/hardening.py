@@ -62,7 +62,9 @@ def extract(commit: str, target: Path) -> None:
 
 def run(code: str, package_root: Path, *args: str) -> dict:
     env = {**os.environ, "PYTHONPATH": str(package_root), "OMP_NUM_THREADS": str(os.cpu_count() or 1)}
-    out = subprocess.run([sys.executable, "-c", code, *args], env=env, capture_output=True, text=True, check=True)
+    out = subprocess.run([sys.executable, "-c", code, *args], env=env, capture_output=True, text=True, cwd=package_root)
+    if out.returncode != 0:
+        raise SystemExit(f"Bewertung mit {package_root} fehlgeschlagen:\n{out.stderr[-3000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 

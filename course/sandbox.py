@@ -16,7 +16,7 @@ While a submission is graded, the student's code runs in a kernel that:
   whole sandbox, tmpfs included, where the machine offers one), number of
   processes, file size, open files and CPU time.
 
-How it plugs into nbgrader: :class:`SandboxKernelManager` is the kernel manager of
+How it plugs into nbgrader: :class:`course.sandbox_kernel.SandboxKernelManager` is the kernel manager of
 :class:`course.preprocessors.SafeExecute`, so ``nbgrader autograde``, the
 Formgrader and ``python -m course grade`` all get it from ``nbgrader_config.py``.
 Its kernel command is ``python -m course.sandbox RUNTIME CONNECTION_FILE``: that
@@ -39,13 +39,9 @@ import secrets
 import shutil
 import subprocess
 import sys
-import tempfile
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-
-from jupyter_client.kernelspec import KernelSpec
-from jupyter_client.manager import AsyncKernelManager
 
 MODE_ENV = "COURSE_SANDBOX"
 DATA_ENV = "COURSE_DATA_DIR"
@@ -121,47 +117,6 @@ def enabled() -> bool:
             raise SandboxError("COURSE_SANDBOX=on, aber bubblewrap (bwrap) fehlt oder funktioniert hier nicht")
         return True
     return bwrap_works()
-
-
-# --------------------------------------------------------------------------- the kernel manager
-
-
-class SandboxKernelManager(AsyncKernelManager):
-    """A kernel manager whose kernels run in the sandbox (or plain ones when it is switched off)."""
-
-    def __init__(self, **kwargs):
-        super().__init__(**kwargs)
-        self.runtime: Path | None = None
-        if not enabled():
-            return
-        self.runtime = Path(tempfile.mkdtemp(prefix="nn-kurs-kernel-"))
-        self.transport = "ipc"
-        self.ip = str(self.runtime / "ipc" / "kernel")
-        (self.runtime / "ipc").mkdir()
-        self._kernel_spec = KernelSpec(
-            argv=[sys.executable, "-m", "course.sandbox", str(self.runtime), "{connection_file}"],
-            display_name="Python 3 (Bewertung in der Sandbox)",
-            language="python",
-            interrupt_mode="message",
-            env={},
-        )
-
-    async def _async_cleanup_resources(self, restart: bool = False) -> None:
-        await super()._async_cleanup_resources(restart=restart)
-        if not restart:
-            self._remove_runtime()
-
-    def _remove_runtime(self) -> None:
-        if self.runtime is None or not self.runtime.exists():
-            return
-        remove_cgroups(self.runtime / CGROUP_FILE)
-        shutil.rmtree(self.runtime, ignore_errors=True)
-
-    def __del__(self):
-        try:
-            self._remove_runtime()
-        except Exception:
-            pass
 
 
 # --------------------------------------------------------------------------- cgroups (where available)
@@ -289,10 +244,10 @@ def bwrap_command(runtime: Path, connection_file: Path, workdir: Path, uid: int,
     binds = [("--ro-bind", path) for path in dict.fromkeys([python_home, venv, package])]
     if data.exists():
         binds += [("--ro-bind", path) for path in _readonly_targets(data)]
-    binds += [("--bind", ipc)]
     mounted = [Path(p) for p in ("/usr", "/etc", "/proc", "/dev", "/sys", "/tmp")]
     made: set[Path] = set()
-    for kind, path in [*binds, ("--bind", workdir)]:
+    # the sockets' folder last: nothing bound later (the working folder) may hide it
+    for kind, path in [*binds, ("--bind", workdir), ("--bind", ipc)]:
         # bubblewrap would create missing parent folders with the host's modes (/root is 0700):
         # create them readable for the kernel's user first
         for parent in reversed(path.parents):

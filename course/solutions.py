@@ -22,7 +22,7 @@ def execute_notebook(path: Path, timeout: int = 600, sandboxed: bool = False, wo
     nb = read_notebook(path)
     options = {"kernel_name": "python3"}
     if sandboxed:
-        from course.sandbox import SandboxKernelManager
+        from course.sandbox_kernel import SandboxKernelManager
 
         options["kernel_manager_class"] = SandboxKernelManager
     folder = workdir or path.parent

@@ -1,6 +1,6 @@
 """Execution for autograding: nbgrader's ``Execute`` made robust against hostile submissions.
 
-- The kernel runs in the sandbox (:class:`course.sandbox.SandboxKernelManager`).
+- The kernel runs in the sandbox (:class:`course.sandbox_kernel.SandboxKernelManager`).
 - A kernel that dies (``os._exit``, a segfault, a limit) costs only the cells from
   the crash on: they get a readable error, the cells before keep their points.
   nbgrader alone would drop the whole notebook.
@@ -26,7 +26,7 @@ from nbgrader.preprocessors import Execute
 from traitlets import Integer
 
 from course.cells import is_autograded_test
-from course.sandbox import SandboxKernelManager
+from course.sandbox_kernel import SandboxKernelManager
 
 KERNEL_DIED = (
     "Der Python-Kernel ist in dieser Zelle abgestürzt (zum Beispiel durch os._exit, einen "
