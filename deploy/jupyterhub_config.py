@@ -59,7 +59,7 @@ c.Spawner.http_timeout = 120
 def pre_spawn_hook(spawner):
     """Students and instructors get different Jupyter configuration (deploy/jupyter/<Rolle>)."""
     groups = {g.name for g in spawner.user.groups}
-    spawner.environment = {**spawner.environment, "JUPYTER_CONFIG_PATH": kurs_hub.jupyter_config_path(groups)}
+    spawner.environment = {**spawner.environment, **kurs_hub.role_environment(groups)}
 
 
 c.Spawner.pre_spawn_hook = pre_spawn_hook

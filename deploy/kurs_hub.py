@@ -23,8 +23,9 @@ DEPLOY = Path(__file__).resolve().parent
 REPO = DEPLOY.parent
 #: The checkout's environment (root's: its Python may live in a folder other users cannot enter).
 VENV = REPO / ".venv"
-#: The Python that the users' servers may run (any CPython of the same minor version, readable by all).
-USER_PYTHON = os.environ.get("NNKURS_HUB_PYTHON", f"/usr/bin/python{sys.version_info.major}.{sys.version_info.minor}")
+#: Where `make hub` keeps a copy of the checkout's Python when other users may not run the original.
+PYTHON_CACHE = Path(os.environ.get("NNKURS_HUB_PYTHON_CACHE", "/var/cache/nn-kurs"))
+PYVER = f"python{sys.version_info.major}.{sys.version_info.minor}"
 
 COURSE_ID = "nn-kurs"
 #: Demo accounts (real unix users, password below); hub groups are named as in nbgrader's docs.
@@ -75,12 +76,20 @@ def data_dir() -> Path:
 
 
 def user_env() -> Path:
-    """The users' environment: a venv of USER_PYTHON that sees the checkout's packages (see `_user_env`)."""
+    """The users' environment: a venv of the checkout's Python that sees the checkout's packages (see `_user_env`)."""
     return hub_dir() / "umgebung"
 
 
 def user_bin() -> Path:
     return user_env() / "bin"
+
+
+def role_environment(groups: set[str]) -> dict[str, str]:
+    """What differs between the servers of students and instructors: their Jupyter configuration."""
+    env = {"JUPYTER_CONFIG_PATH": jupyter_config_path(groups)}
+    if "instructors" in groups:
+        env["JUPYTER_PATH"] = str(DEPLOY / "jupyter-data")  # the Formgrader's MathJax template
+    return env
 
 
 def jupyter_config_path(groups: set[str]) -> str:
@@ -89,9 +98,23 @@ def jupyter_config_path(groups: set[str]) -> str:
     return os.pathsep.join(str(DEPLOY / "jupyter" / d) for d in (role, "alle"))
 
 
+def user_python_home() -> Path:
+    """Prefix of the Python that the users' servers run: the checkout's own, or a copy others may run."""
+    base = Path(sys.base_prefix)
+    return base if _world_executable(base / "bin" / PYVER) else PYTHON_CACHE / f"python-{sys.version.split()[0]}"
+
+
+def _world_executable(path: Path) -> bool:
+    path = path.resolve()
+    if not path.is_file() or not path.stat().st_mode & 0o001:
+        return False
+    return all(p.stat().st_mode & 0o001 for p in path.parents)
+
+
 def user_environment() -> dict[str, str]:
     """Environment of every single-user server (and so of its kernels)."""
     return {
+        "LD_LIBRARY_PATH": str(user_python_home() / "lib"),
         "PATH": f"{user_bin()}:/usr/local/bin:/usr/bin:/bin",
         "COURSE_DATA_DIR": str(data_dir()),
         "NNKURS_EXCHANGE": str(exchange_dir()),
@@ -193,8 +216,7 @@ def _run(cmd: list[str], **kw) -> subprocess.CompletedProcess:
 def _as_user(user: str, cmd: list[str], cwd: Path) -> None:
     """Run a command as `user` with the environment of that user's server."""
     groups = {g for g, members in GROUPS.items() if user in members}
-    env = {**user_environment(), "HOME": str(home(user)), "USER": user, "LOGNAME": user,
-           "JUPYTER_CONFIG_PATH": jupyter_config_path(groups)}
+    env = {**user_environment(), "HOME": str(home(user)), "USER": user, "LOGNAME": user, **role_environment(groups)}
     _run(["runuser", "-u", user, "--", "env", "-i", *[f"{k}={v}" for k, v in env.items()], *cmd],
          cwd=cwd, stdout=subprocess.DEVNULL)
 
@@ -229,31 +251,64 @@ def _protect_repository() -> None:
 def _check_reachable(user: str) -> None:
     """Every user's server runs this checkout's environment: stop early with a clear message if they can't."""
     python = user_bin() / "python"
-    probe = subprocess.run(["runuser", "-u", user, "--", str(python), "-c", "import course, nbgrader, jupyterlab"],
+    check = "import course, nbgrader, jupyterlab, soupsieve; soupsieve.compile('img')"
+    probe = subprocess.run(["runuser", "-u", user, "--", "env", f"LD_LIBRARY_PATH={user_python_home() / 'lib'}",
+                            str(python), "-c", check],
                            capture_output=True, text=True, check=False)
     if probe.returncode != 0:
         sys.exit(f"kurs_hub: {user} kann die Kursumgebung {python} nicht ausführen (Rechte der Ordner "
                  f"darüber?): {probe.stderr.strip().splitlines()[-1:] or ''}")
 
 
-def _user_env() -> None:
-    """A venv of USER_PYTHON for the users' servers that imports the checkout's packages.
+def _user_python() -> Path:
+    """The checkout's Python for everyone: itself if others may run it, else a copy (interpreter, libpython, stdlib).
 
-    The checkout's .venv links to root's Python (e.g. pyenv under /root), which no other user may run.
-    This venv adds the checkout's site-packages with a .pth file, shares its share/ and etc/ (JupyterLab,
-    extensions, kernels) and carries copies of its scripts with this venv's interpreter in the #! line.
+    The same interpreter as the tests and `course grade` use, not the system's Python: Debian's 3.11.2, for
+    one, mis-compiles soupsieve's selectors, so nbconvert's HTML export (the Formgrader, feedback) fails.
+    """
+    home = user_python_home()
+    python = home / "bin" / PYVER
+    if home == Path(sys.base_prefix) or (home / ".vollstaendig").exists():
+        return python
+    base = Path(sys.base_prefix)
+    if home.exists():
+        shutil.rmtree(home)
+    (home / "bin").mkdir(parents=True)
+    (home / "lib").mkdir()
+    shutil.copy2(base / "bin" / PYVER, python)
+    for lib in (base / "lib").glob("libpython*.so*"):
+        shutil.copy2(lib, home / "lib" / lib.name, follow_symlinks=False)
+    shutil.copytree(base / "lib" / PYVER, home / "lib" / PYVER, symlinks=True,
+                    ignore=lambda d, names: [n for n in names if d == str(base / "lib" / PYVER)
+                                             and n in {"site-packages", "test", "idlelib", "tkinter"}])
+    (home / "lib" / PYVER / "site-packages").mkdir()
+    for path in (PYTHON_CACHE, home, *home.rglob("*")):
+        if not path.is_symlink():
+            path.chmod(0o755 if path.is_dir() or os.access(path, os.X_OK) else 0o644)
+    (home / ".vollstaendig").touch()
+    return python
+
+
+def _user_env() -> None:
+    """A venv of the checkout's Python (`_user_python`) with the checkout's packages, for the users' servers.
+
+    Its site-packages is a tree of hard links to the checkout's (no copy of the data: seconds, no disk),
+    so the environment is complete in itself: the grading sandbox mounts exactly sys.prefix and the Python
+    installation. It shares share/ and etc/ of the checkout's .venv (JupyterLab, extensions, server
+    configuration) and carries copies of its scripts with this venv's interpreter in the #! line.
     """
     env = user_env()
-    site = f"lib/python{sys.version_info.major}.{sys.version_info.minor}/site-packages"
-    if not Path(USER_PYTHON).is_file():
-        sys.exit(f"kurs_hub: {USER_PYTHON} fehlt (Python für die Server der Benutzer, NNKURS_HUB_PYTHON)")
+    site = env / "lib" / PYVER / "site-packages"
+    python = _user_python()
     if not (env / "bin" / "python").exists():
-        _run([USER_PYTHON, "-m", "venv", "--without-pip", str(env)])
+        _run([str(python), "-m", "venv", "--without-pip", str(env)], env={**os.environ, **user_environment()})
+    if site.exists():
+        shutil.rmtree(site)
+    _run(["cp", "-al", str(VENV / "lib" / PYVER / "site-packages"), str(site)])
     # Like course/worker.py: without rfc3987_syntax, jsonschema skips compiling a URI grammar that
     # nobody here checks (seconds per server start and per nbgrader command on 2 cores).
-    (env / site / "nn_kurs.pth").write_text(
-        f"import site, sys; site.addsitedir({str(VENV / site)!r}); sys.modules.setdefault('rfc3987_syntax', None)\n"
-    )
+    # (a new file in the new folder: the hard-linked files themselves are never written)
+    (site / "zz_nn_kurs.pth").write_text("import sys; sys.modules.setdefault('rfc3987_syntax', None)\n")
     for name in ("share", "etc"):
         link = env / name
         if not link.is_symlink():
@@ -265,11 +320,11 @@ def _user_env() -> None:
         if script.is_file() and not script.is_symlink() and script.name not in {"python", "python3"}:
             head = script.read_bytes()
             if head.startswith(shebang):
-                first, _, rest = head.partition(b"\n")
+                _, _, rest = head.partition(b"\n")
                 target = env / "bin" / script.name
                 target.write_bytes(f"#!{env / 'bin' / 'python'}".encode() + b"\n" + rest)
                 target.chmod(0o755)
-    for path in (env, *env.rglob("*")):
+    for path in (env, env / "bin", *(env / "bin").iterdir(), env / "lib", env / "lib" / PYVER):
         if not path.is_symlink():
             path.chmod(0o755 if path.is_dir() or os.access(path, os.X_OK) else 0o644)
 

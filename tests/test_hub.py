@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -126,8 +127,8 @@ def hub():
     assert setup.returncode == 0, setup.stdout[-3000:] + setup.stderr[-3000:]
     setup_time = time.monotonic() - t
     log = open(ARTIFACTS / "hub.log", "w")
-    proc = subprocess.Popen([str(Path(sys.executable).parent / "jupyterhub"), "-f", str(DEPLOY / "jupyterhub_config.py")],
-                            cwd=state, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    hub_cmd = [str(Path(sys.executable).parent / "jupyterhub"), "-f", str(DEPLOY / "jupyterhub_config.py")]
+    proc = subprocess.Popen(hub_cmd, cwd=state, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         deadline = time.monotonic() + 90
         while True:
@@ -176,6 +177,11 @@ def _ben_submits_free_text() -> None:
     kurs_hub._as_user("ben", [nbgrader, "submit", "02_aktivierung"], cwd=home)
 
 
+def _row(frame, text: str):
+    """The table row (Formgrader) with a cell that reads exactly `text`."""
+    return frame.locator("tr").filter(has=frame.locator("td", has_text=re.compile(rf"^\s*{re.escape(text)}\s*$")))
+
+
 def _close_modal(frame) -> None:
     frame.locator(".modal.in .modal-footer button, .modal.show .modal-footer button").first.click()
     frame.locator(".modal.in, .modal.show").first.wait_for(state="hidden")
@@ -184,7 +190,7 @@ def _close_modal(frame) -> None:
 
 def _formgrader_action(frame, row_text: str, column: str, expect: str, timeout: float = 240_000) -> str:
     """Click a Formgrader action in the row of an assignment or student; return the text of its success box."""
-    frame.locator(f"tr:has(td:text-is('{row_text}')) td.{column} a").first.click()
+    _row(frame, row_text).locator(f"td.{column} a").first.click()
     modal = frame.locator("#success-modal, #error-modal").first
     modal.wait_for(timeout=timeout)
     text = modal.inner_text()
@@ -240,7 +246,7 @@ def _login(browser, url: str, user: str, steps: Steps, console: Console):
 
 def _open_nbgrader_menu_item(page, item: str) -> None:
     page.locator(".lm-MenuBar-itemLabel", has_text="Nbgrader").click()
-    page.locator(".lm-Menu-itemLabel", has_text=item).click()
+    page.locator(f".lm-Menu-itemLabel:text-is('{item}')").click()
 
 
 def _run(browser, url, port, state, steps: Steps, console: Console) -> None:
@@ -313,64 +319,13 @@ def _run(browser, url, port, state, steps: Steps, console: Console) -> None:
     student_time = steps.mark("anna_anmeldung_bis_abgabe", t_student)
     steps.shot(anna, "anna_abgegeben")
 
-    # ----------------------------------------------------------------------- what the student cannot reach
-    _student_barriers(anna_ctx, anna, url, port, state, steps)
-
     # ----------------------------------------------------------------------- instructor: collect, grade, release
     t_instr = time.monotonic()
     _, teacher = _login(browser, url, "lehrende", steps, console)
-    _open_nbgrader_menu_item(teacher, "Formgrader")
-    teacher.locator("iframe").first.wait_for()
-    deadline = time.monotonic() + 60
-    while not [f for f in teacher.frames if "/formgrader/" in f.url]:
-        assert time.monotonic() < deadline, [f.url for f in teacher.frames]
-        time.sleep(0.2)
-    (frame,) = [f for f in teacher.frames if "/formgrader/" in f.url]
-    manage_url = f"http://lehrende.{HOST}:{port}/user/lehrende/formgrader/manage_assignments"
-    frame.locator("td.collect a").first.wait_for(timeout=60_000)
-    steps.shot(teacher, "lehrende_formgrader")
-    for a in ("01_neuronen", "02_aktivierung"):
-        _formgrader_action(frame, a, "collect", "Successfully collected")
-        _close_modal(frame)
-    frame.locator("tr:has(td:text-is('01_neuronen')) td.num-submissions a").click()
-    frame.locator("tr:has(td:text-is('anna')) td.autograde a").wait_for()
-    t = time.monotonic()
-    _formgrader_action(frame, "anna", "autograde", "Successfully autograded")
-    _close_modal(frame)
-    steps.mark("autograde_anna_01", t)
-    score = frame.locator("tr:has(td:text-is('anna')) td.score").inner_text()
-    assert score.strip() == "1 / 4", score  # neuron_ausgabe right, layer_erzeugen wrong, batch_korrigieren empty
-    steps.shot(teacher, "lehrende_autograde_01")
 
-    frame.goto(manage_url)
-    frame.locator("tr:has(td:text-is('02_aktivierung')) td.num-submissions a").click()
-    t = time.monotonic()
-    _formgrader_action(frame, "ben", "autograde", "Successfully autograded")
-    _close_modal(frame)
-    steps.mark("autograde_ben_02", t)
-
-    frame.locator("a", has_text="Manual Grading").first.click()
-    frame.locator("a", has_text="02_aktivierung").first.click()
-    frame.locator("a", has_text="relu").first.click()
-    frame.locator("a", has_text="Submission #1").first.click()
-    score_input = frame.locator("input#relu_ableitung")
-    score_input.wait_for(timeout=60_000)
-    assert "Ableitung von ReLU" in frame.locator("body").inner_text()
-    score_input.fill("2")
-    comment = frame.locator("textarea#relu_ableitung-comment")
-    comment.fill("Richtig, und gut begründet.")
-    comment.press("Tab")
-    frame.locator(".comment-saved").first.wait_for(state="visible", timeout=30_000)
-    steps.shot(teacher, "lehrende_freitext_bewertet")
-
-    frame.goto(manage_url)
-    frame.locator("tr:has(td:text-is('01_neuronen')) td.generate-feedback a").wait_for(timeout=60_000)
-    for a in ("01_neuronen", "02_aktivierung"):
-        _formgrader_action(frame, a, "generate-feedback", "Successfully generated feedback")
-        _close_modal(frame)
-        _formgrader_action(frame, a, "release-feedback", "Successfully released feedback")
-        _close_modal(frame)
-    steps.shot(teacher, "lehrende_feedback_freigegeben")
+    # what the student cannot reach, with the instructor's server running
+    _student_barriers(anna_ctx, anna, url, port, state, steps)
+    _instructor(teacher, port, steps)
     steps.mark("lehrende_gesamt", t_instr)
 
     # ----------------------------------------------------------------------- student reads German feedback
@@ -396,12 +351,76 @@ def _run(browser, url, port, state, steps: Steps, console: Console) -> None:
     db = kurs_hub.course_dir() / "gradebook.db"
     with sqlite3.connect(db) as con:
         (manual,) = con.execute(
-            "select g.manual_score from grade g join grade_cells gc on g.cell_id = gc.id "
-            "join submitted_notebook sn on g.notebook_id = sn.id join submitted_assignment sa on sn.assignment_id = sa.id "
-            "where gc.name = 'relu_ableitung' and sa.student_id = 'ben'").fetchone()
+            "select g.manual_score from grade g join grade_cells gc on g.cell_id = gc.id"
+            " join submitted_notebook sn on g.notebook_id = sn.id"
+            " join submitted_assignment sa on sn.assignment_id = sa.id"
+            " where gc.name = 'relu_ableitung' and sa.student_id = 'ben'").fetchone()
     assert manual == 2
 
     assert student_time < 120, f"anna brauchte {student_time} s von der Anmeldung bis zur Abgabe"
+
+
+def _instructor(teacher, port: int, steps: Steps) -> None:
+    """Formgrader: collect, autograde, grade ben's free text by hand, generate and release feedback."""
+    _open_nbgrader_menu_item(teacher, "Formgrader")
+    teacher.locator("iframe").first.wait_for()
+    deadline = time.monotonic() + 60
+    while not [f for f in teacher.frames if "/formgrader/" in f.url]:
+        assert time.monotonic() < deadline, [f.url for f in teacher.frames]
+        teacher.wait_for_timeout(200)  # (time.sleep would not let Playwright see the frame navigate)
+    (frame,) = [f for f in teacher.frames if "/formgrader/" in f.url]
+    manage_url = f"http://lehrende.{HOST}:{port}/user/lehrende/formgrader/manage_assignments"
+    frame.locator("td.collect a").first.wait_for(timeout=60_000)
+    steps.shot(teacher, "lehrende_formgrader")
+    for a in ("01_neuronen", "02_aktivierung"):
+        _formgrader_action(frame, a, "collect", "Successfully collected")
+        _close_modal(frame)
+    _row(frame, "01_neuronen").locator("td.num-submissions a").click()
+    _row(frame, "anna").locator("td.autograde a").wait_for()
+    t = time.monotonic()
+    _formgrader_action(frame, "anna", "autograde", "Successfully autograded")
+    _close_modal(frame)
+    steps.mark("autograde_anna_01", t)
+    score = _row(frame, "anna").locator("td.score").inner_text()
+    assert score.strip() == "1 / 4", score  # neuron_ausgabe right, layer_erzeugen wrong, batch_korrigieren empty
+    steps.shot(teacher, "lehrende_autograde_01")
+
+    frame.goto(manage_url)
+    _row(frame, "02_aktivierung").locator("td.num-submissions a").click()
+    t = time.monotonic()
+    _formgrader_action(frame, "ben", "autograde", "Successfully autograded")
+    _close_modal(frame)
+    steps.mark("autograde_ben_02", t)
+
+    frame.locator("a", has_text="Manual Grading").first.click()
+    frame.locator("a[href$='/formgrader/gradebook/02_aktivierung']").click()
+    frame.locator("a[href$='/formgrader/gradebook/02_aktivierung/relu']").click()
+    frame.locator("a", has_text="Submission #1").first.click()
+    score_input = frame.locator("input#relu_ableitung")
+    score_input.wait_for(timeout=60_000)
+    assert "Ableitung von ReLU" in frame.locator("body").inner_text()
+    def saved(kind):  # the Formgrader saves a score or comment when the field loses the focus
+        return teacher.expect_response(lambda r: f"/formgrader/api/{kind}/" in r.url and r.request.method == "PUT")
+
+    with saved("grade") as grade:
+        score_input.fill("2")
+        score_input.press("Tab")
+    assert grade.value.ok
+    comment = frame.locator("textarea#relu_ableitung-comment")
+    with saved("comment") as response:
+        comment.fill("Richtig, und gut begründet.")
+        comment.press("Tab")
+    assert response.value.ok
+    steps.shot(teacher, "lehrende_freitext_bewertet")
+
+    frame.goto(manage_url)
+    _row(frame, "01_neuronen").locator("td.generate-feedback a").wait_for(timeout=60_000)
+    for a in ("01_neuronen", "02_aktivierung"):
+        _formgrader_action(frame, a, "generate-feedback", "Successfully generated feedback")
+        _close_modal(frame)
+        _formgrader_action(frame, a, "release-feedback", "Successfully released feedback")
+        _close_modal(frame)
+    steps.shot(teacher, "lehrende_feedback_freigegeben")
 
 
 def _student_barriers(ctx, anna, url, port, state: Path, steps: Steps) -> None:
@@ -413,11 +432,13 @@ def _student_barriers(ctx, anna, url, port, state: Path, steps: Steps) -> None:
     assert r.status == 404, r.status
     r = probe.goto(f"{teacher_base}/formgrader/manage_assignments")
     assert r.status == 403, (r.status, probe.url)
+    assert "Manage Assignments" not in probe.content()
     steps.shot(probe, "anna_kein_formgrader")
     for path in ("api/contents/nn-kurs/source", "api/contents/nn-kurs/gradebook.db", "files/nn-kurs/gradebook.db"):
-        r = probe.request.get(f"{teacher_base}/{path}", max_redirects=5)
-        assert r.status == 403 or "/hub/login" in r.url or r.status == 404, (path, r.status, r.url)
-        assert "SQLite" not in r.text() and "BEGIN SOLUTION" not in r.text()
+        r = probe.goto(f"{teacher_base}/{path}")
+        assert r.status == 403, (path, r.status, probe.url)
+        body = probe.content()
+        assert "SQLite" not in body and "BEGIN SOLUTION" not in body
     probe.close()
 
     # code in anna's own kernel (her server runs as her unix account)
@@ -450,7 +471,7 @@ def _student_barriers(ctx, anna, url, port, state: Path, steps: Steps) -> None:
     anna.keyboard.press("b")
     new_cell = cells.nth(cells.count() - 1)
     new_cell.locator(".cm-content").click()
-    anna.keyboard.type(code)
+    anna.keyboard.type(f"exec({code!r})")  # one line: the editor indents typed line breaks itself
     anna.keyboard.press("Shift+Enter")
     output = new_cell.locator(".jp-OutputArea-output")
     output.first.wait_for(timeout=60_000)
