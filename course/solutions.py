@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import os
 import tempfile
 import time
@@ -26,7 +27,11 @@ def execute_notebook(path: Path, timeout: int = 600, sandboxed: bool = False, wo
 
         options["kernel_manager_class"] = SandboxKernelManager
     folder = workdir or path.parent
-    NotebookClient(nb, timeout=timeout, resources={"metadata": {"path": str(folder)}}, **options).execute()
+    client = NotebookClient(nb, timeout=timeout, resources={"metadata": {"path": str(folder)}}, **options)
+    try:
+        client.execute()
+    finally:  # a kernel that never started leaves nbclient's exit handler without a kernel manager
+        atexit.unregister(client._cleanup_kernel)
     return nb
 
 
