@@ -49,6 +49,15 @@ def test_source_is_stored_without_outputs(path):
 
 
 @pytest.mark.parametrize("path", SOURCES, ids=ids)
+def test_notebook_stores_what_the_kernel_fills_in(path):
+    """JupyterLab marks a notebook modified when the kernel adds language_info on opening: store it."""
+    info = nbformat.read(path, as_version=4).metadata.get("language_info", {})
+    keys = {"codemirror_mode", "file_extension", "mimetype", "name", "nbconvert_exporter", "pygments_lexer", "version"}
+    assert keys <= set(info), f"language_info lacks {sorted(keys - set(info))}"
+    assert info["version"].startswith("3.11"), "the course's Python"
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=ids)
 def test_nbgrader_metadata(path):
     nb = nbformat.read(path, as_version=4)
     grade_ids = [nbgrader_meta(c)["grade_id"] for c in nb.cells if nbgrader_meta(c)]
