@@ -15,7 +15,6 @@ import argparse
 import io
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tarfile
@@ -23,6 +22,9 @@ import tempfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).parent))
+from run import fresh_course  # noqa: E402  (benchmarks/run.py)
+
 BASELINE = "6354c80"  # "Feedback template scoped to GenerateFeedback": the grading path before the hardening
 
 GRADE_OLD = """
@@ -68,21 +70,6 @@ def run(code: str, package_root: Path, *args: str) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def course(tmp: Path, config: Path, names: list[str]) -> Path:
-    from course import demo, publish
-
-    root = tmp / "kurs"
-    (root / "source").mkdir(parents=True)
-    shutil.copy(config, root / "nbgrader_config.py")
-    for name in names:
-        shutil.copytree(REPO / "source" / name, root / "source" / name)
-    publish.release(root)
-    for name in names:
-        for student, answers in demo.demo_answers(root, name).items():
-            demo.write_submission(root, name, student, answers)
-    return root
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--baseline", default=BASELINE)
@@ -99,8 +86,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         extract(args.baseline, tmp / "alt")
-        old_root = course(tmp / "vorher", tmp / "alt" / "nbgrader_config.py", names)
-        new_root = course(tmp / "jetzt", REPO / "nbgrader_config.py", names)
+        old_root = fresh_course(tmp / "vorher", names, tmp / "alt" / "nbgrader_config.py")
+        new_root = fresh_course(tmp / "jetzt", names)
         old_total = new_total = preflight_total = 0.0
         for name in names:
             old = run(GRADE_OLD, tmp / "alt", str(old_root), name)

@@ -35,10 +35,11 @@ def timed(fn, *args, **kwargs) -> float:
     return time.perf_counter() - start
 
 
-def fresh_course(tmp: Path, names: list[str]) -> Path:
+def fresh_course(tmp: Path, names: list[str], config: Path = REPO / "nbgrader_config.py") -> Path:
+    """A copy of the course with ``names`` released and their three demo submissions written."""
     root = tmp / "kurs"
     (root / "source").mkdir(parents=True)
-    shutil.copy(REPO / "nbgrader_config.py", root)
+    shutil.copy(config, root / "nbgrader_config.py")
     for name in names:
         shutil.copytree(REPO / "source" / name, root / "source" / name)
     publish.release(root)

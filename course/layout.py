@@ -98,3 +98,11 @@ def grading_data_dir(root: Path) -> Path:
     import os
 
     return Path(os.environ.get("COURSE_DATA_DIR") or root / "data").resolve()
+
+
+def released_notebook(config, assignment: str, notebook: str) -> Path:
+    """``release/<assignment>/<notebook>.ipynb`` of the course that ``config`` (an nbgrader config) describes."""
+    from nbgrader.coursedir import CourseDirectory
+
+    cd = CourseDirectory(config=config)
+    return Path(cd.format_path(cd.release_directory, ".", assignment)) / f"{notebook}.ipynb"

@@ -12,7 +12,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import nbformat
 import pytest
 from formgrader import formgrader
 from harness import REPO, make_course
@@ -22,8 +21,7 @@ from test_robust_grading import (
     WRONG_ZWEI,
     A,
     edit_test_cell,
-    robust_notebook,
-    write_case,
+    probe_course,
 )
 
 from course import grading, publish
@@ -54,18 +52,6 @@ EXPECTED = {
 WAYS = ("nbgrader", "formgrader", "course")
 
 
-def probe_course(tmp: Path) -> Path:
-    root = tmp / "kurs"
-    (root / "source" / A).mkdir(parents=True)
-    (root / "nbgrader_config.py").write_text((REPO / "nbgrader_config.py").read_text() + "\nc.Execute.timeout = 20\n")
-    nbformat.write(robust_notebook(), root / "source" / A / "probe.ipynb")
-    publish.release(root, A)
-    solution = solution_answers(read_notebook(source_notebook(root, A)))
-    for student, (answers, tamper) in CASES.items():
-        write_case(root, student, solution, answers, tamper)
-    return root
-
-
 def points(root: Path) -> dict:
     """Points per student and task; a rejected submission (no gradebook entry or zeros) has 0 everywhere."""
     found = {student: dict.fromkeys(FULL, 0.0) for student in CASES}
@@ -77,7 +63,7 @@ def points(root: Path) -> dict:
 
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
-    roots = {way: probe_course(tmp_path_factory.mktemp(way)) for way in WAYS}
+    roots = {way: probe_course(tmp_path_factory.mktemp(way), CASES) for way in WAYS}
     nbgrader = Path(sys.executable).parent / "nbgrader"
     subprocess.run([str(nbgrader), "autograde", A], cwd=roots["nbgrader"], capture_output=True, timeout=900)
     with formgrader(roots["formgrader"], roots["formgrader"].parent / "server.log") as fg:

@@ -8,30 +8,19 @@ virtual environment).  Control: the same course grades normally with the default
 import subprocess
 import sys
 
-import nbformat
 import pytest
-from harness import REPO
-from test_robust_grading import A, robust_notebook, write_case
+from test_robust_grading import A, probe_course
 
-from course import grading, publish, sandbox
-from course.layout import CourseError, read_notebook, source_notebook
+from course import grading, sandbox
+from course.layout import CourseError
 from course.scores import task_scores
-from course.submissions import solution_answers
 
 pytestmark = pytest.mark.skipif(not sandbox.bwrap_works(), reason="the limits belong to the sandbox")
 
 
 @pytest.fixture
 def course(tmp_path):
-    root = tmp_path / "kurs"
-    (root / "source" / A).mkdir(parents=True)
-    (root / "nbgrader_config.py").write_text((REPO / "nbgrader_config.py").read_text() + "\nc.Execute.timeout = 20\n")
-    nbformat.write(robust_notebook(), root / "source" / A / "probe.ipynb")
-    publish.release(root, A)
-    solution = solution_answers(read_notebook(source_notebook(root, A)))
-    for student in ("anna", "ben"):
-        write_case(root, student, solution, {}, None)
-    return root
+    return probe_course(tmp_path, {"anna": ({}, None), "ben": ({}, None)})
 
 
 def test_a_broken_environment_grades_nobody(course, monkeypatch):

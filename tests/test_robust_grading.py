@@ -196,22 +196,24 @@ def write_case(root: Path, student: str, base_answers: dict, answers_: dict, tam
         (folder / "extra" / "daten.txt").write_text("x")
 
 
-@pytest.fixture(scope="module")
-def course_root(tmp_path_factory):
-    root = tmp_path_factory.mktemp("robust") / "kurs"
+def probe_course(tmp: Path, cases: dict, extra_config: str = "c.Execute.timeout = 20") -> Path:
+    """The probe course released, with one submission per ``student -> (answers, tamper, ...)`` of ``cases``."""
+    root = tmp / "kurs"
     (root / "source" / A).mkdir(parents=True)
-    config = (REPO / "nbgrader_config.py").read_text()
-    (root / "nbgrader_config.py").write_text(
-        config + "\nc.Execute.timeout = 10\nc.SafeExecute.submission_timeout = 60\n"
-    )
+    (root / "nbgrader_config.py").write_text((REPO / "nbgrader_config.py").read_text() + f"\n{extra_config}\n")
     nbformat.write(robust_notebook(), root / "source" / A / "probe.ipynb")
     publish.release(root, A)
     solution = solution_answers(read_notebook(source_notebook(root, A)))
-    for student, (answers_, tamper, _) in CASES.items():
+    for student, (answers_, tamper, *_) in cases.items():
         write_case(root, student, solution, answers_, tamper)
-    for student, tamper in BROKEN.items():
-        write_case(root, student, solution, {}, tamper)
     return root
+
+
+@pytest.fixture(scope="module")
+def course_root(tmp_path_factory):
+    cases = {**CASES, **{student: ({}, tamper) for student, tamper in BROKEN.items()}}
+    config = "c.Execute.timeout = 10\nc.SafeExecute.submission_timeout = 60"
+    return probe_course(tmp_path_factory.mktemp("robust"), cases, config)
 
 
 @pytest.fixture(scope="module")

@@ -8,12 +8,10 @@ stay where they were (see :func:`course.submissions.restore_structure`).
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import nbformat
-from nbgrader.coursedir import CourseDirectory
 from nbgrader.preprocessors import NbGraderPreprocessor
 
+from course.layout import released_notebook
 from course.submissions import restore_structure
 
 
@@ -22,9 +20,7 @@ class RestoreStructure(NbGraderPreprocessor):
 
     def preprocess(self, nb, resources):
         info = resources["nbgrader"]
-        coursedir = CourseDirectory(config=self.config)
-        release = Path(coursedir.format_path(coursedir.release_directory, ".", info["assignment"]))
-        path = release / f"{info['notebook']}.ipynb"
+        path = released_notebook(self.config, info["assignment"], info["notebook"])
         if not path.is_file():
             raise FileNotFoundError(f"Studierendenversion fehlt: {path} (zuerst `python -m course release`)")
         restored = restore_structure(nb, nbformat.read(path, as_version=nbformat.NO_CONVERT))

@@ -11,11 +11,11 @@ and loses ``javascript:`` links and active attachments.
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import nbformat
-from nbgrader.coursedir import CourseDirectory
 from nbgrader.preprocessors import NbGraderPreprocessor
+
+from course.layout import released_notebook
 
 SAFE_OUTPUT_TYPES = {"text/plain", "image/png", "image/jpeg", "image/gif", "image/svg+xml"}
 SAFE_ATTACHMENTS = {"image/png", "image/jpeg", "image/gif"}
@@ -44,9 +44,7 @@ class SanitizeStudentHTML(NbGraderPreprocessor):
 
     def preprocess(self, nb, resources):
         info = resources["nbgrader"]
-        coursedir = CourseDirectory(config=self.config)
-        release = Path(coursedir.format_path(coursedir.release_directory, ".", info["assignment"]))
-        path = release / f"{info['notebook']}.ipynb"
+        path = released_notebook(self.config, info["assignment"], info["notebook"])
         given = set()
         if path.is_file():
             given = {c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "markdown"}
