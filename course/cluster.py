@@ -21,12 +21,19 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sys
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from course.database import DB_URL_ENV, mask_password
+
+# A Dask worker imports the grading module (and with it nbformat and jsonschema) when it unpickles its first
+# task, after this module.  jsonschema compiles an RFC 3987 grammar at import time when the optional package
+# rfc3987_syntax is installed: seconds per worker process for a URI format nbgrader never checks
+# (course.worker skips it the same way).
+sys.modules.setdefault("rfc3987_syntax", None)
 
 SCHEDULER_ENV = "COURSE_DASK_SCHEDULER"
 #: How often a submission may lose its worker before it is reported as failed.
