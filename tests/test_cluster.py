@@ -139,7 +139,6 @@ def test_dead_workers(course, tmp_path):
     grade_one = KillsItsWorker(
         functools.partial(courseapi.grade_one, course), {"absturz-einmal": 1, "absturz-immer": None}, tmp_path
     )
-    start = time.monotonic()
     results = list(
         cluster.grade_on_cluster([(ASSIGNMENT, s) for s in students], grade_one, "local:3", root=course, tries=2)
     )
@@ -160,7 +159,6 @@ def test_dead_workers(course, tmp_path):
     for student in by_student:
         assert found[student] == expected(course, student), student
     assert grades_per_cell(os.environ[database.DB_URL_ENV]) == []  # exactly one grade per test cell
-    assert time.monotonic() - start < 300
 
 
 def test_worker_must_share_course_and_gradebook(course, tmp_path):
