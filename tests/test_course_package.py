@@ -274,3 +274,28 @@ def test_cli_pipeline_end_to_end(small_course):
     assert "ben,01_probe,warum,0.0,1.0,False" in per_task, "an unanswered free text gets 0 at once"
     table = run_cli("--root", str(root), "scores").stdout
     assert "01_probe/doppelt" in table and "2/2" in table and "manuell/1" in table
+
+
+def test_the_wheel_holds_every_module_and_the_template(tmp_path):
+    """A non-editable install gets the preprocessors and the feedback template, without setuptools warnings."""
+    import zipfile
+
+    source = tmp_path / "quelle"  # setuptools writes build/ next to pyproject.toml: build from a copy
+    source.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(REPO / name, source / name)
+    shutil.copytree(REPO / "course", source / "course", ignore=shutil.ignore_patterns("__pycache__"))
+    build = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", str(source), "-w", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert build.returncode == 0, build.stderr[-2000:]
+    assert "absent from" not in build.stdout + build.stderr
+    (wheel,) = tmp_path.glob("course-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    expected = {
+        str(p.relative_to(REPO)) for p in (REPO / "course").rglob("*") if p.is_file() and "__pycache__" not in p.parts
+    }
+    assert expected <= names, sorted(expected - names)
