@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -25,6 +27,7 @@ import nbformat
 
 from course.layout import CourseError, selected, source_notebook, submitted_students
 from course.preprocessors.check_submitted_files import SubmissionRejected, check_folder
+from course.sandbox import CGROUP_FILE, remove_cgroups
 
 #: Wall-clock seconds a worker may take beyond the notebook's own budget (start-up, nbgrader, gradebook).
 WORKER_MARGIN = 120
@@ -73,29 +76,39 @@ def worker_budget(root: Path) -> float:
 
 
 def grade_one(root: Path, assignment: str, student: str, threads: int = 1, budget: float | None = None) -> GradeResult:
-    """Grade one submission in a worker process; kill it (and all it started) after ``budget`` seconds."""
+    """Grade one submission in a worker process; kill it (and all it started) after ``budget`` seconds.
+
+    The worker keeps its kernels' runtime folders in a temporary folder of its own, removed
+    afterwards together with whatever a killed worker left there (sockets, cgroups).
+    """
     start = time.perf_counter()
     try:
         precheck(root, assignment, student)
     except CourseError as exc:
         return GradeResult(assignment, student, False, str(exc), time.perf_counter() - start)
-    env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", str(threads))}
     budget = budget or worker_budget(root)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "course.worker", str(root), assignment, student],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-        start_new_session=True,
-    )
+    scratch = Path(tempfile.mkdtemp(prefix="nn-kurs-bewertung-"))
+    env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", str(threads)), "TMPDIR": str(scratch)}
     try:
-        stdout, stderr = proc.communicate(timeout=budget)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.communicate()
-        message = f"Bewertung nach {budget:.0f} s abgebrochen (Zeitbudget der Abgabe überschritten)"
-        return GradeResult(assignment, student, False, message, time.perf_counter() - start)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "course.worker", str(root), assignment, student],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+            start_new_session=True,
+        )
+        try:
+            stdout, stderr = proc.communicate(timeout=budget)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)  # the worker and the sandbox launcher; bwrap takes the kernel
+            proc.communicate()
+            message = f"Bewertung nach {budget:.0f} s abgebrochen (Zeitbudget der Abgabe überschritten)"
+            return GradeResult(assignment, student, False, message, time.perf_counter() - start)
+    finally:
+        for record in scratch.glob(f"*/{CGROUP_FILE}"):
+            remove_cgroups(record)
+        shutil.rmtree(scratch, ignore_errors=True)
     seconds = time.perf_counter() - start
     lines = [line for line in stdout.splitlines() if line.strip()]
     try:

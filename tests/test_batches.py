@@ -1,0 +1,60 @@
+"""Batches: a worker over its budget is killed with everything it started; any ``-j`` grades every submission."""
+
+import os
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+from test_robust_grading import FULL, A, probe_course
+
+from course import grading, publish, sandbox
+from course.scores import task_scores
+
+SLEEPS = "import time\ntime.sleep(600)\na = 1"
+
+
+def kernel_processes(marker: str) -> list[str]:
+    """Command lines of the processes that belong to a grading kernel (launcher, bwrap, kernel)."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if marker in cmdline:
+            found.append(cmdline)
+    return found
+
+
+@pytest.mark.skipif(not sandbox.bwrap_works(), reason="bubblewrap is not available")
+def test_a_worker_over_its_budget_is_killed_with_its_kernel(tmp_path, monkeypatch):
+    monkeypatch.setenv("TMPDIR", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    root = probe_course(tmp_path, {"schlaeft": ({"eins": SLEEPS}, None)}, "c.Execute.timeout = 500")
+    grading.prepare_gradebook(root, [(A, "schlaeft")])
+    start = time.perf_counter()
+    result = grading.grade_one(root, A, "schlaeft", budget=20)
+    assert time.perf_counter() - start < 60
+    assert not result.ok and "Zeitbudget der Abgabe überschritten" in result.message
+    time.sleep(2)
+    assert kernel_processes(str(tmp_path / "tmp")) == [], "the kernel died with its worker"
+    assert list((tmp_path / "tmp").iterdir()) == [], "its runtime folder is gone"
+
+
+def test_any_number_of_parallel_jobs_grades_every_submission(tmp_path):
+    """More workers than submissions, the same students in two assignments at once: nothing is lost."""
+    students = {name: ({"zwei": "def zwei(x):\n    return x + 2"}, None) for name in ("anna", "ben", "carla")}
+    root = probe_course(tmp_path, students)
+    second = "02_robust"
+    shutil.copytree(root / "source" / A, root / "source" / second)
+    publish.release(root, second)
+    for student in students:
+        shutil.copytree(root / "submitted" / student / A, root / "submitted" / student / second)
+    results = grading.grade(root, jobs=8, progress=False)
+    assert [(r.assignment, r.student, r.ok) for r in results] == [
+        (a, s, True) for a in (A, second) for s in sorted(students)
+    ], results
+    for name in (A, second):
+        scores = {(r["student"], r["task"]): r["score"] for r in task_scores(root, name) if r["task"] in FULL}
+        assert scores == {(s, t): (0.0 if t == "zwei" else FULL[t]) for s in students for t in FULL}
