@@ -24,20 +24,14 @@ import tempfile
 import time
 from pathlib import Path
 
-try:  # after the split of course/pipeline.py by concern
-    from course.demo import demo_answers, write_submission
-    from course.grading import grade as _grade
-    from course.publish import release
+from course.demo import demo_answers, write_submission
+from course.grading import grade as _grade
+from course.publish import release
 
-    def grade(root, jobs, cluster=None):
-        return _grade(root, jobs=jobs, progress=False, preflight=False, cluster=cluster)
 
-except ImportError:
-    from course.pipeline import demo_answers, release, write_submission
-    from course.pipeline import grade as _grade
-
-    def grade(root, jobs, cluster=None):
-        return _grade(root, jobs=jobs, progress=False, cluster=cluster)
+def grade(root: Path, jobs: int, cluster: str | None = None) -> list:
+    """``course grade -j jobs`` (or ``--cluster``) without the pre-flight, which both ways share."""
+    return _grade(root, jobs=jobs, progress=False, preflight=False, cluster=cluster)
 
 
 REPO = Path(__file__).resolve().parents[1]

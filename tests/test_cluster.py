@@ -19,12 +19,14 @@ import threading
 import time
 from pathlib import Path
 
-import courseapi
 import pytest
 from harness import REPO, make_course, max_points
 from pgserver import postgres  # noqa: F401  (fixture)
 
 from course import cluster, database
+from course.demo import DEMO_STUDENTS, demo_answers, write_submission
+from course.grading import grade_one
+from course.scores import task_scores
 
 ASSIGNMENT = "01_neuronen"
 
@@ -46,14 +48,14 @@ def course(postgres, tmp_path_factory):  # noqa: F811
 
 def expected(root: Path, student: str) -> dict[str, float]:
     full = max_points(root, ASSIGNMENT)
-    demo = courseapi.demo_answers(root, ASSIGNMENT)
-    solved = demo.get(student, demo["demo-loesung"])  # other students answer like the solution
+    answers = demo_answers(root, ASSIGNMENT)
+    solved = answers.get(student, answers["demo-loesung"])  # other students answer like the solution
     return {task: (points if task in solved else 0.0) for task, points in full.items()}
 
 
 def scores(root: Path) -> dict[str, dict[str, float]]:
     found: dict[str, dict[str, float]] = {}
-    for row in courseapi.task_scores(root, ASSIGNMENT):
+    for row in task_scores(root, ASSIGNMENT):
         found.setdefault(row["student"], {})[row["task"]] = row["score"]
     return found
 
@@ -114,8 +116,8 @@ class KillsItsWorker:
 
 
 def test_cli_grades_on_a_local_cluster(course):
-    for student, answers in courseapi.demo_answers(course, ASSIGNMENT).items():
-        courseapi.write_submission(course, ASSIGNMENT, student, answers)
+    for student, answers in demo_answers(course, ASSIGNMENT).items():
+        write_submission(course, ASSIGNMENT, student, answers)
     proc = subprocess.run(
         [sys.executable, "-m", "course", "--root", str(course), "grade", ASSIGNMENT, "--cluster", "local:3"],
         capture_output=True,
@@ -125,7 +127,7 @@ def test_cli_grades_on_a_local_cluster(course):
     assert proc.stdout.strip() == "3 von 3 Abgaben bewertet."
     assert "Bewertung" in proc.stderr and "3/3" in proc.stderr  # the same progress bar as local grading
     found = scores(course)
-    for student in courseapi.DEMO_STUDENTS:
+    for student in DEMO_STUDENTS:
         assert found[student] == expected(course, student), student
     assert grades_per_cell(os.environ[database.DB_URL_ENV]) == []
 
@@ -133,14 +135,14 @@ def test_cli_grades_on_a_local_cluster(course):
 def test_dead_workers(course, tmp_path):
     """One submission loses its worker once, one kills it on every try; the batch completes."""
     students = ["absturz-einmal", "absturz-immer", "demo-teilweise"]
-    answers = courseapi.demo_answers(course, ASSIGNMENT)
+    answers = demo_answers(course, ASSIGNMENT)
     for student in students:
-        courseapi.write_submission(course, ASSIGNMENT, student, answers.get(student, answers["demo-loesung"]))
-    grade_one = KillsItsWorker(
-        functools.partial(courseapi.grade_one, course), {"absturz-einmal": 1, "absturz-immer": None}, tmp_path
+        write_submission(course, ASSIGNMENT, student, answers.get(student, answers["demo-loesung"]))
+    killing = KillsItsWorker(
+        functools.partial(grade_one, course), {"absturz-einmal": 1, "absturz-immer": None}, tmp_path
     )
     results = list(
-        cluster.grade_on_cluster([(ASSIGNMENT, s) for s in students], grade_one, "local:3", root=course, tries=2)
+        cluster.grade_on_cluster([(ASSIGNMENT, s) for s in students], killing, "local:3", root=course, tries=2)
     )
     by_student = {r.student: r for r in results}
     assert sorted(by_student) == sorted(students) and len(results) == len(students)  # one result each
@@ -164,13 +166,13 @@ def test_dead_workers(course, tmp_path):
 def test_worker_must_share_course_and_gradebook(course, tmp_path):
     """Checked on the worker before it grades: the course folder and the same gradebook as the caller."""
 
-    def grade_one(assignment, student):
+    def never_called(assignment, student):
         raise AssertionError("must not be called")
 
-    missing = cluster._grade_task(grade_one, ASSIGNMENT, "x", str(tmp_path), cluster.gradebook_fingerprint(), "t", 3)
+    missing = cluster._grade_task(never_called, ASSIGNMENT, "x", str(tmp_path), cluster.gradebook_fingerprint(), "t", 3)
     assert not missing.ok and "Kursordner auf dem Worker nicht gefunden" in missing.message
     other = cluster._grade_task(
-        grade_one, ASSIGNMENT, "x", str(course), cluster.gradebook_fingerprint("sqlite://"), "t", 3
+        never_called, ASSIGNMENT, "x", str(course), cluster.gradebook_fingerprint("sqlite://"), "t", 3
     )
     assert not other.ok and "anderes Gradebook" in other.message
     assert cluster.gradebook_fingerprint() != cluster.gradebook_fingerprint("")

@@ -15,12 +15,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-import courseapi
 import pytest
 from harness import REPO, make_course
 from pgserver import postgres  # noqa: F401  (fixture)
 
-from course import database, report
+from course import database, demo, grading, publish, report, scores
+from course.layout import coursedir
 
 ASSIGNMENTS = ("01_neuronen", "02_aktivierung")
 EXTRA = ("extra-1", "extra-2")  # two more students of 01, so eight submissions keep eight workers busy
@@ -44,35 +44,36 @@ def run_pipeline(tmp: Path, url: str | None) -> dict:
     try:
         root = make_course(tmp, ASSIGNMENTS[0])
         shutil.copytree(REPO / "source" / ASSIGNMENTS[1], root / "source" / ASSIGNMENTS[1])
-        assert courseapi.release(root) == list(ASSIGNMENTS)
+        assert publish.release(root) == list(ASSIGNMENTS)
         for name in ASSIGNMENTS:
-            for student, answers in courseapi.demo_answers(root, name).items():
+            for student, answers in demo.demo_answers(root, name).items():
                 if student == "demo-leer":
                     answers = {"neuron_ausgabe": SPY} if name == ASSIGNMENTS[0] else answers
-                courseapi.write_submission(root, name, student, answers)
-        partly = courseapi.demo_answers(root, ASSIGNMENTS[0])["demo-teilweise"]
+                demo.write_submission(root, name, student, answers)
+        partly = demo.demo_answers(root, ASSIGNMENTS[0])["demo-teilweise"]
         for student in EXTRA:
-            courseapi.write_submission(root, ASSIGNMENTS[0], student, partly)
+            demo.write_submission(root, ASSIGNMENTS[0], student, partly)
 
-        results = courseapi.grade(root, jobs=8, progress=False)
+        results = grading.grade(root, jobs=8, progress=False, preflight=False)
 
         from nbgrader.api import Gradebook
 
-        with Gradebook(courseapi.db_url(root)) as gb:
+        with Gradebook(coursedir(root).db_url) as gb:
             for student, (score, comment) in MANUAL.items():
                 grade = gb.find_grade("relu_ableitung", "relu", ASSIGNMENTS[1], student)
                 grade.manual_score = score
                 gb.find_comment("relu_ableitung", "relu", ASSIGNMENTS[1], student).manual_comment = comment
             gb.db.commit()
-        regraded = courseapi.grade(root, ASSIGNMENTS[1], jobs=8, progress=False)  # manual grades must survive
+        # manual grades must survive regrading
+        regraded = grading.grade(root, ASSIGNMENTS[1], jobs=8, progress=False, preflight=False)
 
-        courseapi.feedback(root)
-        per_task = courseapi.export(root, root / "grades.csv")
+        publish.feedback(root)
+        per_task = scores.export(root, root / "grades.csv")
         written = report.write_report(root, root / "reports")
         return {
             "root": root,
             "results": [(r.assignment, r.student, r.ok, r.message) for r in results + regraded],
-            "scores": courseapi.task_scores(root),
+            "scores": scores.task_scores(root),
             "grades_csv": read_csv(root / "grades.csv"),
             "per_task_csv": read_csv(per_task),
             "report_scores": read_csv(next(p for p in written if p.name == "punkte.csv")),
@@ -93,7 +94,7 @@ def read_csv(path: Path) -> list[dict]:
 def manual_grades(root: Path) -> dict:
     from nbgrader.api import Gradebook
 
-    with Gradebook(courseapi.db_url(root)) as gb:
+    with Gradebook(coursedir(root).db_url) as gb:
         return {
             student: (
                 gb.find_grade("relu_ableitung", "relu", ASSIGNMENTS[1], student).manual_score,
