@@ -285,4 +285,46 @@ VARIANTS = {
         },
         points={"training_loop": 0, "training_monitoring": 0},
     ),
+    # Right: an own nn.Module class; the validation loss at the start of every block of 100 steps, before the
+    # training step, under torch.inference_mode(); the training loop without tqdm and with a step counter.
+    "richtig_eigene_klasse_validierung_vor_dem_schritt": Variant(
+        answers={
+            "training_loop": LOOP_HEAD + "for schritt in range(max_iter):\n"
+            "    auswahl = torch.randint(high=x_train.shape[0], size=(16,))\n"
+            "    optimizer.zero_grad()\n"
+            "    fehler = torch_mse(net(x_train[auswahl]), y_train[auswahl])\n"
+            "    fehler.backward()\n"
+            "    optimizer.step()\n",
+            "training_monitoring": "class Netz(torch.nn.Module):\n"
+            "    def __init__(self, breite):\n"
+            "        super().__init__()\n"
+            "        self.schichten = torch.nn.ModuleList(\n"
+            "            [torch.nn.Linear(1, breite)] + [torch.nn.Linear(breite, breite) for _ in range(2)])\n"
+            "        self.aus = torch.nn.Linear(breite, 1)\n"
+            "\n"
+            "    def forward(self, x):\n"
+            "        for schicht in self.schichten:\n"
+            "            x = torch.relu(schicht(x))\n"
+            "        return self.aus(x)\n"
+            "\n"
+            "\n"
+            "torch.manual_seed(7)\n"
+            "net = Netz(64)\n"
+            "max_iter = 1000\n"
+            "optimizer = torch.optim.Adam(net.parameters(), lr=1e-2)\n"
+            "scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max_iter)\n"
+            "loss_hist = []\n"
+            "for it in tqdm(range(max_iter)):\n"
+            "    if it % 100 == 0:\n"
+            "        with torch.inference_mode():\n"
+            "            print(it, torch.nn.functional.mse_loss(net(x_val), y_val).item())\n"
+            "    ind = torch.randint(len(x_train), (64,))\n"
+            "    loss = torch_mse(net(x_train[ind]), y_train[ind])\n"
+            "    optimizer.zero_grad()\n"
+            "    loss.backward()\n"
+            "    optimizer.step()\n"
+            "    scheduler.step()\n"
+            "    loss_hist.append(loss.item())\n",
+        }
+    ),
 }

@@ -318,8 +318,22 @@ def evaluate(net, loader):
 """,
 }
 
+RICHTIG_C = {
+    # per-batch accuracies weighted by the batch size, divided by the size of the data set: correct
+    "accuracy": """
+def evaluate(net, loader):
+    correct = 0.0
+    with torch.no_grad():
+        for x_batch, y_batch in loader:
+            batch_acc = (net(x_batch.to(device)).argmax(dim=1) == y_batch.to(device)).float().mean()
+            correct += batch_acc.item() * len(y_batch)
+    return correct / len(loader.dataset)
+""",
+}
+
 VARIANTS = {
     "richtig_a": Variant(answers=RICHTIG_A),
+    "richtig_c": Variant(answers=RICHTIG_C),
     "richtig_b": Variant(answers=RICHTIG_B),
     "falsch_a": Variant(answers=FALSCH_A, points=NONE),
     "falsch_b": Variant(answers=FALSCH_B, points=NONE),
