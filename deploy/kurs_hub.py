@@ -12,6 +12,7 @@ database and secrets (``hub/``), nbgrader's exchange (``exchange/``), the shared
 
 from __future__ import annotations
 
+import json
 import os
 import pwd
 import shutil
@@ -30,6 +31,8 @@ PYVER = f"python{sys.version_info.major}.{sys.version_info.minor}"
 COURSE_ID = "nn-kurs"
 #: Demo accounts (real unix users, password below); hub groups are named as in nbgrader's docs.
 STUDENTS = ("anna", "ben")
+#: Names in the gradebook (the Formgrader lists students by name).
+NAMES = {"anna": ("Anna", "Adler"), "ben": ("Ben", "Berger")}
 INSTRUCTORS = ("lehrende",)
 GROUPS = {"students": STUDENTS, "instructors": INSTRUCTORS}
 #: Password of every demo account (a local demo only: real courses log in through LTI or OAuth).
@@ -76,8 +79,17 @@ def data_dir() -> Path:
 
 
 def user_env() -> Path:
-    """The users' environment: a venv of the checkout's Python that sees the checkout's packages (see `_user_env`)."""
-    return hub_dir() / "umgebung"
+    """The users' environment: a venv of the checkout's Python with the checkout's packages (see `_user_env`).
+
+    One per checkout and machine, next to the copy of the Python: every hub of this checkout shares it.
+    """
+    return PYTHON_CACHE / f"umgebung-{_checkout_id()}"
+
+
+def _checkout_id() -> str:
+    import hashlib
+
+    return hashlib.sha256(str(VENV).encode()).hexdigest()[:12]
 
 
 def user_bin() -> Path:
@@ -299,12 +311,18 @@ def _user_env() -> None:
     """
     env = user_env()
     site = env / "lib" / PYVER / "site-packages"
+    source = VENV / "lib" / PYVER / "site-packages"
     python = _user_python()
+    # rebuilt when the checkout's packages change (installs touch site-packages and .venv/.installed)
+    installed = VENV / ".installed"
+    stamp = f"{source.stat().st_mtime_ns} {installed.stat().st_mtime_ns if installed.exists() else 0}"
+    if (env / ".stand").exists() and (env / ".stand").read_text() == stamp:
+        return
     if not (env / "bin" / "python").exists():
         _run([str(python), "-m", "venv", "--without-pip", str(env)], env={**os.environ, **user_environment()})
     if site.exists():
         shutil.rmtree(site)
-    _run(["cp", "-al", str(VENV / "lib" / PYVER / "site-packages"), str(site)])
+    _run(["cp", "-al", str(source), str(site)])
     # Like course/worker.py: without rfc3987_syntax, jsonschema skips compiling a URI grammar that
     # nobody here checks (seconds per server start and per nbgrader command on 2 cores).
     # (a new file in the new folder: the hard-linked files themselves are never written)
@@ -327,6 +345,7 @@ def _user_env() -> None:
     for path in (env, env / "bin", *(env / "bin").iterdir(), env / "lib", env / "lib" / PYVER):
         if not path.is_symlink():
             path.chmod(0o755 if path.is_dir() or os.access(path, os.X_OK) else 0o644)
+    (env / ".stand").write_text(stamp)
 
 
 def _shared_data() -> None:
@@ -356,20 +375,24 @@ def _course(assignments: tuple[str, ...]) -> None:
         os.chown(path, entry.pw_uid, entry.pw_gid)
     folder.chmod(0o700)
     if assignments:  # one process for all: nbgrader takes seconds to start
-        _as_user(owner, [str(user_bin() / "python"), "-c", RELEASE, *assignments], cwd=folder)
+        students = json.dumps({s: NAMES.get(s, (s, "")) for s in STUDENTS})
+        _as_user(owner, [str(user_bin() / "python"), "-c", RELEASE, students, *assignments], cwd=folder)
 
 
 #: Generate the student version and release it, as `nbgrader generate_assignment --force` and
 #: `nbgrader release_assignment --force` do, through nbgrader's API (the Formgrader's own calls).
 RELEASE = """
-import sys
+import json, sys
 from nbgrader.apps.api import NbGraderAPI
 from nbgrader.apps.baseapp import NbGrader
 app = NbGrader()
 app.load_config_file()
 api = NbGraderAPI(config=app.config)
+with api.gradebook as gb:
+    for student, (first, last) in json.loads(sys.argv[1]).items():
+        gb.update_or_create_student(student, first_name=first, last_name=last)
 released = api.get_released_assignments()
-for a in sys.argv[1:]:
+for a in sys.argv[2:]:
     if a in released:
         api.unrelease(a)
     for step in (lambda: api.generate_assignment(a, force=True), lambda: api.release_assignment(a)):

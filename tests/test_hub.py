@@ -13,13 +13,13 @@ Needs root (real unix accounts), Debian's chromium and the proxy from `make inst
 
 from __future__ import annotations
 
+import concurrent.futures
 import json
 import os
 import re
 import shutil
 import signal
 import socket
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -210,13 +210,13 @@ def test_kurs_auf_dem_hub(hub):
     steps = Steps()
     console = Console()
     t_test = time.monotonic()
-    _ben_submits_free_text()
-    steps.mark("ben_abgabe_kommandozeile", t_test)
+    # ben submits on the command line while anna works in the browser
+    ben = concurrent.futures.ThreadPoolExecutor(1).submit(_ben_submits_free_text)
 
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         try:
-            _run(browser, url, port, hub["state"], steps, console)
+            _run(browser, url, port, hub["state"], steps, console, ben)
         finally:
             browser.close()
             steps.times["gesamt_browser_und_abgaben"] = round(time.monotonic() - t_test, 1)
@@ -249,7 +249,7 @@ def _open_nbgrader_menu_item(page, item: str) -> None:
     page.locator(f".lm-Menu-itemLabel:text-is('{item}')").click()
 
 
-def _run(browser, url, port, state, steps: Steps, console: Console) -> None:
+def _run(browser, url, port, state, steps: Steps, console: Console, ben) -> None:
     # ----------------------------------------------------------------------- student: login to submission
     t_student = time.monotonic()
     anna_ctx, anna = _login(browser, url, "anna", steps, console)
@@ -325,6 +325,7 @@ def _run(browser, url, port, state, steps: Steps, console: Console) -> None:
 
     # what the student cannot reach, with the instructor's server running
     _student_barriers(anna_ctx, anna, url, port, state, steps)
+    ben.result()
     _instructor(teacher, port, steps)
     steps.mark("lehrende_gesamt", t_instr)
 
@@ -337,25 +338,27 @@ def _run(browser, url, port, state, steps: Steps, console: Console) -> None:
     feedback_link.first.wait_for(timeout=60_000)
     steps.shot(anna, "anna_feedback_geholt")
     feedback_link.first.click()  # shows the feedback folder in the file browser
-    anna.locator(".jp-DirListing-item", has_text="neuronen.html").dblclick()
-    viewer = anna.frame_locator(".jp-HTMLViewer:visible iframe").first
-    viewer.locator("text=Punkte").first.wait_for(timeout=60_000)
-    text = viewer.locator("body").inner_text()
+    anna.locator(".jp-DirListing-item", has_text="neuronen.html").click(button="right")
+    with anna_ctx.expect_page() as new_tab:
+        anna.locator(".lm-Menu-itemLabel:text-is('In neuem Tab öffnen')").click()
+    feedback = new_tab.value
+    console.watch(feedback, "anna-feedback")
+    feedback.wait_for_load_state("networkidle")
+    text = feedback.inner_text("body")
     assert "neuronen (Punkte: 1.0 / 4.0)" in text, text[:2000]
     assert "verlangt sind 10" in text, text[:3000]
     assert "Testzelle" in text
-    steps.shot(anna, "anna_feedback_gelesen")
+    assert feedback.evaluate("typeof MathJax") == "object"  # from anna's own server, not from a CDN
+    steps.shot(feedback, "anna_feedback_gelesen")
     steps.mark("anna_feedback", t)
 
     # the manual grade reached the gradebook
-    db = kurs_hub.course_dir() / "gradebook.db"
-    with sqlite3.connect(db) as con:
-        (manual,) = con.execute(
-            "select g.manual_score from grade g join grade_cells gc on g.cell_id = gc.id"
-            " join submitted_notebook sn on g.notebook_id = sn.id"
-            " join submitted_assignment sa on sn.assignment_id = sa.id"
-            " where gc.name = 'relu_ableitung' and sa.student_id = 'ben'").fetchone()
-    assert manual == 2
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{kurs_hub.course_dir() / 'gradebook.db'}") as gb:
+        grade = gb.find_grade("relu_ableitung", "relu", "02_aktivierung", "ben")
+        assert grade.manual_score == 2
+        assert gb.find_comment("relu_ableitung", "relu", "02_aktivierung", "ben").manual_comment.startswith("Richtig")
 
     assert student_time < 120, f"anna brauchte {student_time} s von der Anmeldung bis zur Abgabe"
 
@@ -399,17 +402,17 @@ def _instructor(teacher, port: int, steps: Steps) -> None:
     score_input = frame.locator("input#relu_ableitung")
     score_input.wait_for(timeout=60_000)
     assert "Ableitung von ReLU" in frame.locator("body").inner_text()
-    def saved(kind):  # the Formgrader saves a score or comment when the field loses the focus
+    def saved(kind):  # the Formgrader saves a field when it loses the focus
         return teacher.expect_response(lambda r: f"/formgrader/api/{kind}/" in r.url and r.request.method == "PUT")
 
     with saved("grade") as grade:
         score_input.fill("2")
-        score_input.press("Tab")
+        score_input.blur()
     assert grade.value.ok
     comment = frame.locator("textarea#relu_ableitung-comment")
     with saved("comment") as response:
         comment.fill("Richtig, und gut begründet.")
-        comment.press("Tab")
+        comment.blur()
     assert response.value.ok
     steps.shot(teacher, "lehrende_freitext_bewertet")
 
@@ -460,6 +463,11 @@ def _student_barriers(ctx, anna, url, port, state: Path, steps: Steps) -> None:
         "        print('LESBAR', p)\n"
         "    except PermissionError:\n"
         "        print('verweigert', p)\n"
+        # the memory limit of anna's server (cgroup v1 or v2), as her kernel sees it
+        "g = [l.split(':', 2) for l in open('/proc/self/cgroup').read().splitlines()]\n"
+        "v1 = [p for _, c, p in g if 'memory' in c.split(',')]\n"
+        "f = f'/sys/fs/cgroup/memory{v1[0]}/memory.limit_in_bytes' if v1 else f'/sys/fs/cgroup{g[0][2]}/memory.max'\n"
+        "print('SPEICHER', open(f).read().strip() if os.path.exists(f) else '?')\n"
     )
     anna.locator(".lm-TabBar-tab", has_text="neuronen.ipynb").click()
     nb = anna.locator(".jp-NotebookPanel:visible")
@@ -476,9 +484,11 @@ def _student_barriers(ctx, anna, url, port, state: Path, steps: Steps) -> None:
     output = new_cell.locator(".jp-OutputArea-output")
     output.first.wait_for(timeout=60_000)
     deadline = time.monotonic() + 30
-    while output.inner_text().count("\n") + 1 < len(secret_paths) and time.monotonic() < deadline:
+    while "SPEICHER" not in output.inner_text() and time.monotonic() < deadline:
         time.sleep(0.2)
     text = output.inner_text()
     steps.shot(anna, "anna_kein_zugriff")
     assert "LESBAR" not in text, text
     assert text.count("verweigert") == len(secret_paths), text
+    if "Keine cgroups" not in (ARTIFACTS / "hub.log").read_text():  # the spawner enforced the limit
+        assert f"SPEICHER {kurs_hub._parse_bytes(kurs_hub.MEM_LIMIT)}" in text, text
