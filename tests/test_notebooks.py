@@ -14,8 +14,8 @@ import nbformat
 import pytest
 
 from course import publish
+from course.cells import is_answer_cell, is_autograded_test, nbgrader_meta
 from course.solutions import execute_notebook
-from course.submissions import is_answer_cell, is_autograded_test, nbgrader_meta
 
 REPO = Path(__file__).resolve().parents[1]
 ASSIGNMENTS = [
