@@ -19,6 +19,8 @@ from test_robust_grading import (
     FULL,
     NO_ASSERTS,
     WRONG_ZWEI,
+    XSS_MARKDOWN,
+    XSS_OUTPUT,
     A,
     edit_test_cell,
     probe_course,
@@ -41,6 +43,7 @@ CASES = {
     ),
     "os_exit": ({"zwei": "import os\nos._exit(1)"}, None),
     "liest_loesung": ({"eins": "a = int('HIDDEN' in open('daten.txt').read())"}, "symlink_source"),
+    "xss": ({"eins": XSS_OUTPUT + "a = 1", "warum": XSS_MARKDOWN}, None),
 }
 EXPECTED = {
     "loesung": FULL,
@@ -48,6 +51,7 @@ EXPECTED = {
     "ast_transformer": {**FULL, "zwei": 0},
     "test_assert_true": {**FULL, "zwei": 0},
     "os_exit": {**FULL, "zwei": 0, "drei": 0},
+    "xss": FULL,
 }
 WAYS = ("nbgrader", "formgrader", "course")
 
@@ -68,6 +72,8 @@ def graded(tmp_path_factory):
     subprocess.run([str(nbgrader), "autograde", A], cwd=roots["nbgrader"], capture_output=True, timeout=900)
     with formgrader(roots["formgrader"], roots["formgrader"].parent / "server.log") as fg:
         answers = {student: fg.autograde(A, student) for student in CASES}
+        (xss,) = [n for n in fg.notebook_submissions(A, "probe") if n["student"] == "xss"]
+        answers["xss_page"] = fg.get(f"/formgrader/submissions/{xss['id']}/").text
     results = {r.student: r for r in grading.grade(roots["course"], A, jobs=2, progress=False)}
     return roots, {way: points(root) for way, root in roots.items()}, answers, results
 
@@ -93,6 +99,13 @@ def test_a_submission_with_a_link_is_rejected_every_way(graded, way):
         assert "Abgabe abgelehnt" in answers["liest_loesung"]["log"]
     if way == "course":
         assert not results["liest_loesung"].ok and "Abgabe abgelehnt" in results["liest_loesung"].message
+
+
+def test_the_formgrader_shows_student_html_as_text(graded):
+    page = graded[2]["xss_page"]
+    assert "xss-freitext" in page, "the free-text answer is on the page"
+    for marker in ("<script>alert(", "<img src=x onerror", 'href="javascript:'):
+        assert marker not in page, marker
 
 
 # --------------------------------------------------------------------------- manual grading in the Formgrader
