@@ -23,9 +23,7 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
-import nbformat
-
-from course.layout import CourseError, selected, source_notebook, submitted_students
+from course.layout import CourseError, notebook_name, selected, submitted_students
 from course.preprocessors.check_submitted_files import SubmissionRejected, check_folder
 from course.sandbox import CGROUP_FILE, remove_cgroups
 
@@ -46,14 +44,15 @@ def precheck(root: Path, assignment: str, student: str, max_bytes: int = 100_000
     """Reject what nbgrader cannot grade, with a clear message, before it touches anything.
 
     Links, FIFOs and devices (nbgrader would follow them while copying), a missing,
-    empty or broken notebook.  The submission itself is never changed.
+    empty or broken notebook.  The submission itself is never changed.  Cheap on purpose
+    (no schema validation): it runs once per submission before the worker starts.
     """
     folder = root / "submitted" / student / assignment
     try:
         check_folder(folder, max_bytes)
     except SubmissionRejected as exc:
         raise CourseError(str(exc)) from None
-    expected = source_notebook(root, assignment).name
+    expected = notebook_name(root, assignment)
     path = folder / expected
     if not path.exists():
         found = sorted(p.name for p in folder.glob("*.ipynb"))
@@ -62,9 +61,11 @@ def precheck(root: Path, assignment: str, student: str, max_bytes: int = 100_000
     if path.stat().st_size == 0:
         raise CourseError(f"{expected} ist eine leere Datei")
     try:
-        nbformat.read(path, as_version=4)
-    except Exception as exc:
+        content = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
         raise CourseError(f"{expected} ist kein gültiges Notebook ({exc.__class__.__name__})") from None
+    if not isinstance(content, dict) or not isinstance(content.get("cells"), list):
+        raise CourseError(f"{expected} ist kein gültiges Notebook (keine Zellen)")
 
 
 def worker_budget(root: Path) -> float:

@@ -70,6 +70,14 @@ def source_notebook(root: Path, assignment: str) -> Path:
     return notebooks[0]
 
 
+def notebook_name(root: Path, assignment: str) -> str:
+    """File name of the assignment's notebook (without reading it; :func:`source_notebook` checks it)."""
+    notebooks = sorted((root / "source" / assignment).glob("*.ipynb"))
+    if len(notebooks) != 1:
+        source_notebook(root, assignment)  # the clear error
+    return notebooks[0].name
+
+
 def student_notebook(root: Path, assignment: str) -> Path:
     """The released student version of ``assignment``."""
     path = root / "release" / assignment / source_notebook(root, assignment).name

@@ -265,7 +265,7 @@ REJECTED = (
     "(symbolischer Link, FIFO oder Gerätedatei)"
 )
 BROKEN_MESSAGES = {
-    "kaputtes_json": "probe.ipynb ist kein gültiges Notebook (NotJSONError)",
+    "kaputtes_json": "probe.ipynb ist kein gültiges Notebook (JSONDecodeError)",
     "leere_datei": "probe.ipynb ist eine leere Datei",
     "notebook_fehlt": "Notebook probe.ipynb fehlt in der Abgabe (gefunden: keine Notebooks)",
     "falscher_name": "Notebook probe.ipynb fehlt in der Abgabe (gefunden: probe (1).ipynb)",
