@@ -227,7 +227,7 @@ def test_kurs_auf_dem_hub(hub):
     assert not console.errors, "Fehler in der Browser-Konsole:\n" + "\n".join(console.errors)
 
 
-def _login(browser, url: str, user: str, steps: Steps, console: Console):
+def _login(browser, url: str, user: str, steps: Steps, console: Console, wait: bool = True):
     context = browser.new_context(viewport={"width": 1400, "height": 900}, locale="de-DE")
     context.set_default_timeout(60_000)
     page = context.new_page()
@@ -238,10 +238,15 @@ def _login(browser, url: str, user: str, steps: Steps, console: Console):
     page.fill("#username_input", user)
     page.fill("#password_input", kurs_hub.DEMO_PASSWORD)
     page.click("#login_submit")
+    if wait:
+        _wait_for_lab(page, user)
+    return context, page
+
+
+def _wait_for_lab(page, user: str) -> None:
     page.wait_for_url(f"**://{user}.{HOST}:*/user/{user}/lab**", timeout=180_000)
     page.locator(".jp-LabShell").wait_for(timeout=120_000)
     page.locator(".lm-MenuBar-itemLabel", has_text="Datei").wait_for()  # German JupyterLab
-    return context, page
 
 
 def _open_nbgrader_menu_item(page, item: str) -> None:
@@ -301,6 +306,8 @@ def _run(browser, url, port, state, steps: Steps, console: Console, ben) -> None
     assert cells.nth(i_neuron + 1).locator(".jp-OutputArea-output").count() == 0  # correct answer: test passes
     assert "[" in cells.nth(i_neuron + 1).locator(".jp-InputPrompt").inner_text()
     steps.shot(anna, "anna_tests_ausgefuehrt")
+    # the instructor logs in meanwhile: her server starts while anna validates and submits
+    _, teacher = _login(browser, url, "lehrende", steps, console, wait=False)
 
     anna.keyboard.press("Control+s")
     anna.locator(".jp-mod-dirty").first.wait_for(state="detached", timeout=30_000)
@@ -321,7 +328,7 @@ def _run(browser, url, port, state, steps: Steps, console: Console, ben) -> None
 
     # ----------------------------------------------------------------------- instructor: collect, grade, release
     t_instr = time.monotonic()
-    _, teacher = _login(browser, url, "lehrende", steps, console)
+    _wait_for_lab(teacher, "lehrende")
 
     # what the student cannot reach, with the instructor's server running
     _student_barriers(anna_ctx, anna, url, port, state, steps)
@@ -338,9 +345,12 @@ def _run(browser, url, port, state, steps: Steps, console: Console, ben) -> None
     feedback_link.first.wait_for(timeout=60_000)
     steps.shot(anna, "anna_feedback_geholt")
     feedback_link.first.click()  # shows the feedback folder in the file browser
+    anna.locator(".jp-BreadCrumbs", has_text="feedback").wait_for()
     anna.locator(".jp-DirListing-item", has_text="neuronen.html").click(button="right")
+    anna.locator(".lm-Menu").first.wait_for()
+    steps.shot(anna, "anna_feedback_oeffnen")
     with anna_ctx.expect_page() as new_tab:
-        anna.locator(".lm-Menu-itemLabel:text-is('In neuem Tab öffnen')").click()
+        anna.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^In neuem (Browser-)?Tab öffnen$")).first.click()
     feedback = new_tab.value
     console.watch(feedback, "anna-feedback")
     feedback.wait_for_load_state("networkidle")
@@ -405,24 +415,25 @@ def _instructor(teacher, port: int, steps: Steps) -> None:
     def saved(kind):  # the Formgrader saves a field when it loses the focus
         return teacher.expect_response(lambda r: f"/formgrader/api/{kind}/" in r.url and r.request.method == "PUT")
 
+    # typed into the fields; leaving a field fires "change", on which the Formgrader saves it (fired here
+    # directly: focus changes inside the frame of a headless browser are not reliable)
     with saved("grade") as grade:
         score_input.fill("2")
-        score_input.blur()
+        score_input.dispatch_event("change")
     assert grade.value.ok
     comment = frame.locator("textarea#relu_ableitung-comment")
     with saved("comment") as response:
         comment.fill("Richtig, und gut begründet.")
-        comment.blur()
+        comment.dispatch_event("change")
     assert response.value.ok
     steps.shot(teacher, "lehrende_freitext_bewertet")
 
     frame.goto(manage_url)
     _row(frame, "01_neuronen").locator("td.generate-feedback a").wait_for(timeout=60_000)
-    for a in ("01_neuronen", "02_aktivierung"):
-        _formgrader_action(frame, a, "generate-feedback", "Successfully generated feedback")
-        _close_modal(frame)
-        _formgrader_action(frame, a, "release-feedback", "Successfully released feedback")
-        _close_modal(frame)
+    _formgrader_action(frame, "01_neuronen", "generate-feedback", "Successfully generated feedback")
+    _close_modal(frame)
+    _formgrader_action(frame, "01_neuronen", "release-feedback", "Successfully released feedback")
+    _close_modal(frame)
     steps.shot(teacher, "lehrende_feedback_freigegeben")
 
 
