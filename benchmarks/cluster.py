@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import resource
 import shutil
 import sys
 import tempfile
@@ -55,10 +56,17 @@ def fresh_course(tmp: Path, names: list[str], copies: int) -> tuple[Path, int]:
     return root, count
 
 
-def timed_grade(root: Path, jobs: int, cluster: str | None) -> tuple[float, list]:
-    start = time.perf_counter()
+def cpu_seconds() -> float:
+    """CPU seconds of this process and of every finished process it started (grading workers, kernels, Dask)."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def timed_grade(root: Path, jobs: int, cluster: str | None) -> tuple[float, float, list]:
+    """Wall and CPU seconds of one batch (the LocalCluster's start and stop included)."""
+    start, cpu = time.perf_counter(), cpu_seconds()
     results = grade(root, jobs, cluster)
-    return time.perf_counter() - start, results
+    return time.perf_counter() - start, cpu_seconds() - cpu, results
 
 
 def main() -> None:
@@ -77,30 +85,39 @@ def main() -> None:
         print(f"{count} Abgaben ({', '.join(args.assignments)}, je {args.copies}x die drei Demo-Abgaben)")
         grade(root, args.jobs)  # warm-up: gradebook entries, caches
         times: dict[str, list[float]] = {"lokal": [], "cluster": []}
-        per_submission: list[float] = []
+        cpu: dict[str, list[float]] = {"lokal": [], "cluster": []}
         for round_ in range(args.rounds):
             order = ["lokal", "cluster"] if round_ % 2 == 0 else ["cluster", "lokal"]
             for way in order:
-                seconds, results = timed_grade(root, args.jobs, None if way == "lokal" else f"local:{args.jobs}")
+                wall, used, results = timed_grade(root, args.jobs, None if way == "lokal" else f"local:{args.jobs}")
                 failed = [r for r in results if not r.ok]
-                times[way].append(seconds)
-                per_submission += [r.seconds for r in results]
+                times[way].append(wall)
+                cpu[way].append(used)
                 note = f", {len(failed)} fehlgeschlagen" if failed else ""
-                print(f"  {way:<8} {seconds:6.1f} s  {count / seconds * 60:5.1f} Abgaben/min{note}")
+                print(
+                    f"  {way:<8} {wall:6.1f} s  {count / wall * 60:5.1f} Abgaben/min"
+                    f"  {used / count:5.2f} CPU-s pro Abgabe{note}"
+                )
 
     local, remote = min(times["lokal"]), min(times["cluster"])
+    cpu_local, cpu_remote = min(cpu["lokal"]) / count, min(cpu["cluster"]) / count
     print(f"\na) course grade -j {args.jobs}:             {count / local * 60:5.1f} Abgaben/min ({local:.1f} s)")
     print(f"b) course grade --cluster local:{args.jobs}: {count / remote * 60:5.1f} Abgaben/min ({remote:.1f} s)")
     print(f"Durchsatz des Clusterwegs: {local / remote * 100:.0f} % des lokalen (Start des LocalCluster mitgezählt)")
+    print(
+        f"Rechenzeit pro Abgabe: lokal {cpu_local:.2f} CPU-s, Cluster {cpu_remote:.2f} CPU-s"
+        f" (+{(cpu_remote / cpu_local - 1) * 100:.0f} %; auf einem geteilten Rechner verlässlicher als die Wanduhr)"
+    )
 
     # Worker-seconds per submission: the wall time of the cluster run times its workers, over the submissions.
     cost = remote * args.jobs / count
     workers = math.ceil(STUDENTS * cost / (DEADLINE_MIN * 60))
-    mean = sum(per_submission) / len(per_submission)
+    by_cpu = math.ceil(STUDENTS * cpu_remote / (DEADLINE_MIN * 60))
     print(
-        f"\nProjektion: gemessen {cost:.1f} Worker-Sekunden pro Abgabe (Mittel der Einzelbewertungen: {mean:.1f} s"
-        f" bei {args.jobs} gleichzeitigen).\n{STUDENTS} Studierende, ein Assignment in {DEADLINE_MIN} Minuten:"
-        f" {STUDENTS} x {cost:.1f} s / {DEADLINE_MIN * 60} s = {workers} Worker (je ein Kern wie hier),"
+        f"\nProjektion: gemessen {cost:.1f} Worker-Sekunden pro Abgabe ({args.jobs} Worker x {remote:.1f} s"
+        f" / {count} Abgaben).\n{STUDENTS} Studierende, ein Assignment in {DEADLINE_MIN} Minuten:"
+        f" {STUDENTS} x {cost:.1f} s / {DEADLINE_MIN * 60} s = {workers} Worker (je ein Kern wie hier);"
+        f" nach der Rechenzeit ({cpu_remote:.2f} CPU-s pro Abgabe) mindestens {by_cpu} Kerne."
         " Gradebook und Dateisystem nicht gerechnet."
     )
 
