@@ -83,6 +83,8 @@ def test_inert_outputs_keep_text_and_images_only():
         "[klick](JaVa\tScRiPt:alert(1))",
         "<svg onload=alert(1)>",
         "[x](data:text/html;base64,PHNjcmlwdD4=)",
+        "[x]( <javascript:alert(1)>)",
+        "[x]\n\n[x]: javascript:alert(1)",
     ],
 )
 def test_inert_markdown_has_no_tags_and_no_script_links(markdown):
@@ -92,6 +94,8 @@ def test_inert_markdown_has_no_tags_and_no_script_links(markdown):
 
 def test_inert_markdown_keeps_the_text():
     assert inert_markdown("Weil **w·x + b** affin ist & > 0") == "Weil **w·x + b** affin ist &amp; > 0"
+    prose = "Die Trainingsdata: 800 Punkte; javascript: nie gebraucht; [Doku](https://pytorch.org)"
+    assert inert_markdown(prose) == prose
 
 
 def test_output_cap_keeps_errors_short_and_drops_the_rest():

@@ -20,7 +20,9 @@ from course.layout import released_notebook
 SAFE_OUTPUT_TYPES = {"text/plain", "image/png", "image/jpeg", "image/gif", "image/svg+xml"}
 SAFE_ATTACHMENTS = {"image/png", "image/jpeg", "image/gif"}
 REMOVED = "(HTML-/JavaScript-Ausgabe bei der Bewertung entfernt)"
-_SCRIPT_URL = re.compile(r"j\s*a\s*v\s*a\s*s\s*c\s*r\s*i\s*p\s*t\s*:|v\s*b\s*s\s*c\s*r\s*i\s*p\s*t\s*:|data\s*:", re.I)
+_SCHEME = r"(?:j\s*a\s*v\s*a\s*s\s*c\s*r\s*i\s*p\s*t|v\s*b\s*s\s*c\s*r\s*i\s*p\s*t|d\s*a\s*t\s*a)\s*:"
+# the target of a markdown link or image, inline ``](target)`` or as a reference ``[name]: target``
+_SCRIPT_LINK = re.compile(r"(\]\(\s*(?:&lt;)?\s*|^[ \t]{0,3}\[[^\]\n]+\]:\s*(?:&lt;)?\s*)" + _SCHEME, re.I | re.M)
 
 
 def inert_output(output) -> None:
@@ -36,7 +38,7 @@ def inert_output(output) -> None:
 
 def inert_markdown(source: str) -> str:
     """Markdown that renders the student's text, with raw HTML shown as text and no script links."""
-    return _SCRIPT_URL.sub("entfernt:", source.replace("&", "&amp;").replace("<", "&lt;"))
+    return _SCRIPT_LINK.sub(r"\1entfernt:", source.replace("&", "&amp;").replace("<", "&lt;"))
 
 
 class SanitizeStudentHTML(NbGraderPreprocessor):
