@@ -2,7 +2,8 @@
 
     python benchmarks/hardening.py [--baseline COMMIT] [assignment ...]
 
-Grades the three demo submissions of every assignment with ``course grade -j 1`` twice, in one run and on the
+Grades the three demo submissions of every assignment with ``course grade -j 1`` in one run (in the order
+old, new, new, old, averaged per side, so a change of the machine's load during the run favours neither) and on the
 same submissions and notebooks: with the course package and ``nbgrader_config.py`` of COMMIT (default: the last
 commit before the hardened path) and with the current ones.  Both are timed the same way (the grading call
 alone, in a fresh process per assignment); the current path's pre-flight check (the reference solution run
@@ -90,8 +91,24 @@ def main() -> None:
         new_root = fresh_course(tmp / "jetzt", names)
         old_total = new_total = preflight_total = 0.0
         for name in names:
-            old = run(GRADE_OLD, tmp / "alt", str(old_root), name)
-            new = run(GRADE_NEW, REPO, str(new_root), name)
+            # old, new, new, old: a machine that gets busier or quieter during the run biases neither side
+            first_old, first_new = (
+                run(GRADE_OLD, tmp / "alt", str(old_root), name),
+                run(GRADE_NEW, REPO, str(new_root), name),
+            )
+            second_new, second_old = (
+                run(GRADE_NEW, REPO, str(new_root), name),
+                run(GRADE_OLD, tmp / "alt", str(old_root), name),
+            )
+            old = {
+                "seconds": (first_old["seconds"] + second_old["seconds"]) / 2,
+                "ok": first_old["ok"] and second_old["ok"],
+            }
+            new = {
+                "seconds": (first_new["seconds"] + second_new["seconds"]) / 2,
+                "preflight": (first_new["preflight"] + second_new["preflight"]) / 2,
+                "ok": first_new["ok"] and second_new["ok"],
+            }
             old_total, new_total = old_total + old["seconds"], new_total + new["seconds"]
             preflight_total += new["preflight"]
             ok = "" if old["ok"] and new["ok"] else "  (nicht alle Abgaben bewertet!)"
