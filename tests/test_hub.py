@@ -367,7 +367,7 @@ def _run(browser, url, port, state, steps: Steps, console: Console, ben) -> None
 
     with Gradebook(f"sqlite:///{kurs_hub.course_dir() / 'gradebook.db'}") as gb:
         grade = gb.find_grade("relu_ableitung", "relu", "02_aktivierung", "ben")
-        assert grade.manual_score == 2
+        assert grade.manual_score == 2, grade.to_dict()
         assert gb.find_comment("relu_ableitung", "relu", "02_aktivierung", "ben").manual_comment.startswith("Richtig")
 
     assert student_time < 120, f"anna brauchte {student_time} s von der Anmeldung bis zur Abgabe"
@@ -408,9 +408,13 @@ def _instructor(teacher, port: int, steps: Steps) -> None:
     frame.locator("a", has_text="Manual Grading").first.click()
     frame.locator("a[href$='/formgrader/gradebook/02_aktivierung']").click()
     frame.locator("a[href$='/formgrader/gradebook/02_aktivierung/relu']").click()
-    frame.locator("a", has_text="Submission #1").first.click()
+    # the page fills its fields from the gradebook once grades and comments are loaded: wait for that
+    with teacher.expect_response(lambda r: "/formgrader/api/grades?" in r.url, timeout=60_000), \
+            teacher.expect_response(lambda r: "/formgrader/api/comments?" in r.url, timeout=60_000):
+        frame.locator("a", has_text="Submission #1").first.click()
     score_input = frame.locator("input#relu_ableitung")
     score_input.wait_for(timeout=60_000)
+    teacher.wait_for_timeout(500)
     assert "Ableitung von ReLU" in frame.locator("body").inner_text()
     def saved(kind):  # the Formgrader saves a field when it loses the focus
         return teacher.expect_response(lambda r: f"/formgrader/api/{kind}/" in r.url and r.request.method == "PUT")
@@ -419,8 +423,9 @@ def _instructor(teacher, port: int, steps: Steps) -> None:
     # directly: focus changes inside the frame of a headless browser are not reliable)
     with saved("grade") as grade:
         score_input.fill("2")
+        assert score_input.input_value() == "2"
         score_input.dispatch_event("change")
-    assert grade.value.ok
+    assert grade.value.ok and grade.value.json()["manual_score"] == 2, grade.value.text()
     comment = frame.locator("textarea#relu_ableitung-comment")
     with saved("comment") as response:
         comment.fill("Richtig, und gut begründet.")
