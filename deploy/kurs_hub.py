@@ -7,7 +7,8 @@ Used by ``jupyterhub_config.py`` (the hub) and, as a script, by ``make hub``::
 
 Everything the hub writes lives under ``$NNKURS_HUB_DIR`` (default ``/srv/nn-kurs``): the hub's
 database and secrets (``hub/``), nbgrader's exchange (``exchange/``), the shared read-only data
-(``daten/``) and the home folders of the demo accounts (``home/<name>``).
+(``daten/``) and the home folders of the demo accounts (``home/<name>``). The users' Python
+environment is shared by all hubs of a checkout on the machine: ``/var/cache/nn-kurs``.
 """
 
 from __future__ import annotations
