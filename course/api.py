@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from course.database import mask_password
 from course.layout import CourseError, coursedir
 
 
@@ -19,4 +20,4 @@ def check_result(result: dict, what: str) -> None:
     """Raise ``CourseError`` with the last line of nbgrader's log unless ``result`` reports success."""
     if not result.get("success"):
         detail = (result.get("error") or result.get("log") or "").strip().splitlines()
-        raise CourseError(f"{what} fehlgeschlagen: {detail[-1] if detail else 'ohne Meldung'}")
+        raise CourseError(mask_password(f"{what} fehlgeschlagen: {detail[-1] if detail else 'ohne Meldung'}"))

@@ -9,6 +9,7 @@ import nbformat
 
 from course import grading, publish, scores
 from course.cells import graded_tasks
+from course.database import mask_password
 from course.layout import read_notebook, source_notebook, student_notebook
 from course.submissions import fill_answers, solution_answers
 
@@ -45,5 +46,5 @@ def demo(root: Path, jobs: int | None = None) -> str:
     publish.feedback(root)
     per_task = scores.export(root, root / "grades.csv")
     rows = [r for r in scores.task_scores(root) if r["student"] in DEMO_STUDENTS]
-    notes = [f"Bewertung fehlgeschlagen: {r.assignment}/{r.student}: {r.message}" for r in failures]
+    notes = [f"Bewertung fehlgeschlagen: {r.assignment}/{r.student}: {mask_password(r.message)}" for r in failures]
     return "\n".join([scores.score_table(rows), "", f"Noten: {root / 'grades.csv'} und {per_task}", *notes])

@@ -20,12 +20,13 @@ import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
-from functools import partial
+from functools import cache, partial
 from pathlib import Path
 
+from course.database import mask_password
 from course.layout import CourseError, notebook_name, selected, submitted_students
 from course.preprocessors.check_submitted_files import SubmissionRejected, check_folder
-from course.sandbox import CGROUP_FILE, remove_cgroups
+from course.sandbox import remove_runtime
 
 #: Wall-clock seconds a worker may take beyond the notebook's own budget (start-up, nbgrader, gradebook).
 WORKER_MARGIN = 120
@@ -76,6 +77,20 @@ def worker_budget(root: Path) -> float:
     return float(config.SafeExecute.get("submission_timeout", 900)) + WORKER_MARGIN
 
 
+@cache
+def _prctl():
+    import ctypes
+
+    return ctypes.CDLL(None, use_errno=True).prctl  # loaded in the parent: the child only calls it
+
+
+def _own_session_dying_with_parent() -> None:
+    """In the worker before it starts: a process group of its own (so it can be killed as a whole), and
+    death with the process that started it (a Dask worker that dies must not leave a grader behind)."""
+    os.setsid()
+    _prctl()(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
 def grade_one(root: Path, assignment: str, student: str, threads: int = 1, budget: float | None = None) -> GradeResult:
     """Grade one submission in a worker process; kill it (and all it started) after ``budget`` seconds.
 
@@ -90,6 +105,7 @@ def grade_one(root: Path, assignment: str, student: str, threads: int = 1, budge
     budget = budget or worker_budget(root)
     scratch = Path(tempfile.mkdtemp(prefix="nn-kurs-bewertung-"))
     env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", str(threads)), "TMPDIR": str(scratch)}
+    _prctl()
     try:
         proc = subprocess.Popen(
             [sys.executable, "-m", "course.worker", str(root), assignment, student],
@@ -97,7 +113,7 @@ def grade_one(root: Path, assignment: str, student: str, threads: int = 1, budge
             stderr=subprocess.PIPE,
             text=True,
             env=env,
-            start_new_session=True,
+            preexec_fn=_own_session_dying_with_parent,
         )
         try:
             stdout, stderr = proc.communicate(timeout=budget)
@@ -107,8 +123,8 @@ def grade_one(root: Path, assignment: str, student: str, threads: int = 1, budge
             message = f"Bewertung nach {budget:.0f} s abgebrochen (Zeitbudget der Abgabe überschritten)"
             return GradeResult(assignment, student, False, message, time.perf_counter() - start)
     finally:
-        for record in scratch.glob(f"*/{CGROUP_FILE}"):
-            remove_cgroups(record)
+        for runtime in scratch.glob("nn-kurs-kernel-*"):
+            remove_runtime(runtime)
         shutil.rmtree(scratch, ignore_errors=True)
     seconds = time.perf_counter() - start
     lines = [line for line in stdout.splitlines() if line.strip()]
@@ -116,7 +132,7 @@ def grade_one(root: Path, assignment: str, student: str, threads: int = 1, budge
         return GradeResult(**{**json.loads(lines[-1]), "seconds": seconds})
     except (IndexError, ValueError, TypeError):
         tail = (stderr.strip().splitlines() or ["ohne Meldung"])[-1]
-        message = f"Bewertungsprozess endete mit Code {proc.returncode}: {tail}"
+        message = mask_password(f"Bewertungsprozess endete mit Code {proc.returncode}: {tail}")
         return GradeResult(assignment, student, False, message, seconds)
 
 

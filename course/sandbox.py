@@ -39,6 +39,7 @@ import secrets
 import shutil
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -50,6 +51,9 @@ PASSED_ENV = ("LANG", "LC_ALL", "NBGRADER_EXECUTION", "NBGRADER_VALIDATING", "OM
 #: The kernel's uid is drawn from this range (owners of nothing, one per kernel).
 UID_BASE, UID_COUNT = 610_000, 100_000
 CGROUP_FILE = "cgroups.json"
+SOCKETS_FILE = "sockets"  # in the runtime folder: where the kernel's IPC sockets are
+#: A socket's path may have 107 bytes at most: the sockets get a short folder of their own.
+MAX_SOCKET_BASE = 40
 
 
 class SandboxError(RuntimeError):
@@ -117,6 +121,32 @@ def enabled() -> bool:
             raise SandboxError("COURSE_SANDBOX=on, aber bubblewrap (bwrap) fehlt oder funktioniert hier nicht")
         return True
     return bwrap_works()
+
+
+# --------------------------------------------------------------------------- runtime folders
+
+
+def make_runtime() -> Path:
+    """A kernel's runtime folder (in ``$TMPDIR``) and its sockets' folder (short, also when ``$TMPDIR`` is long)."""
+    runtime = Path(tempfile.mkdtemp(prefix="nn-kurs-kernel-"))
+    base = tempfile.gettempdir()
+    sockets = Path(tempfile.mkdtemp(prefix="nnk-", dir=base if len(base) <= MAX_SOCKET_BASE else "/tmp"))
+    (runtime / SOCKETS_FILE).write_text(str(sockets))
+    return runtime
+
+
+def sockets_folder(runtime: Path) -> Path:
+    return Path((runtime / SOCKETS_FILE).read_text())
+
+
+def remove_runtime(runtime: Path) -> None:
+    """Remove a kernel's cgroups (killing what is left in them), its sockets' folder and its runtime folder."""
+    remove_cgroups(runtime / CGROUP_FILE)
+    try:
+        shutil.rmtree(sockets_folder(runtime), ignore_errors=True)
+    except OSError:
+        pass
+    shutil.rmtree(runtime, ignore_errors=True)
 
 
 # --------------------------------------------------------------------------- cgroups (where available)
@@ -226,7 +256,7 @@ def bwrap_command(runtime: Path, connection_file: Path, workdir: Path, uid: int,
     python_home, venv, python = python_paths()
     package = Path(__file__).resolve().parent
     data = Path(os.environ.get(DATA_ENV) or "/nonexistent")
-    ipc = runtime / "ipc"
+    ipc = sockets_folder(runtime)
     root = os.geteuid() == 0
     cmd = ["bwrap", "--die-with-parent", "--new-session", "--unshare-pid", "--unshare-net", "--unshare-ipc"]
     cmd += ["--unshare-uts", "--unshare-cgroup-try", "--hostname", "bewertung"]
@@ -279,10 +309,10 @@ def main(argv: list[str]) -> None:
     scratch = runtime / "arbeit"
     scratch.mkdir(mode=0o755, exist_ok=True)
     # the kernel's own copy of its connection file, in the folder of its sockets
-    kernel_file = runtime / "ipc" / "kernel.json"
+    kernel_file = sockets_folder(runtime) / "kernel.json"
     shutil.copy(connection_file, kernel_file)
     if os.geteuid() == 0:
-        for path in (scratch, runtime / "ipc", kernel_file):
+        for path in (scratch, sockets_folder(runtime), kernel_file):
             os.chown(path, uid, uid)
     groups = enter_cgroups(limits, runtime.name)
     (runtime / CGROUP_FILE).write_text(json.dumps(groups))

@@ -6,15 +6,13 @@ light: it imports nothing of Jupyter.
 
 from __future__ import annotations
 
-import shutil
 import sys
-import tempfile
 from pathlib import Path
 
 from jupyter_client.kernelspec import KernelSpec
 from jupyter_client.manager import AsyncKernelManager
 
-from course.sandbox import CGROUP_FILE, enabled, remove_cgroups
+from course.sandbox import enabled, make_runtime, remove_runtime, sockets_folder
 
 
 class SandboxKernelManager(AsyncKernelManager):
@@ -25,10 +23,9 @@ class SandboxKernelManager(AsyncKernelManager):
         self.runtime: Path | None = None
         if not enabled():
             return
-        self.runtime = Path(tempfile.mkdtemp(prefix="nn-kurs-kernel-"))
+        self.runtime = make_runtime()
         self.transport = "ipc"
-        self.ip = str(self.runtime / "ipc" / "kernel")
-        (self.runtime / "ipc").mkdir()
+        self.ip = str(sockets_folder(self.runtime) / "kernel")
         self._kernel_spec = KernelSpec(
             argv=[sys.executable, "-m", "course.sandbox", str(self.runtime), "{connection_file}"],
             display_name="Python 3 (Bewertung in der Sandbox)",
@@ -45,8 +42,7 @@ class SandboxKernelManager(AsyncKernelManager):
     def _remove_runtime(self) -> None:
         if self.runtime is None or not self.runtime.exists():
             return
-        remove_cgroups(self.runtime / CGROUP_FILE)
-        shutil.rmtree(self.runtime, ignore_errors=True)
+        remove_runtime(self.runtime)
 
     def __del__(self):
         try:

@@ -58,3 +58,28 @@ def test_any_number_of_parallel_jobs_grades_every_submission(tmp_path):
     for name in (A, second):
         scores = {(r["student"], r["task"]): r["score"] for r in task_scores(root, name) if r["task"] in FULL}
         assert scores == {(s, t): (0.0 if t == "zwei" else FULL[t]) for s in students for t in FULL}
+
+
+@pytest.mark.skipif(not sandbox.bwrap_works(), reason="bubblewrap is not available")
+def test_a_grader_that_dies_takes_its_worker_and_kernel_along(tmp_path):
+    """A Dask worker (any process calling grade_one) killed mid-submission leaves no grading process behind."""
+    import signal
+    import subprocess
+    import sys
+
+    root = probe_course(tmp_path, {"schlaeft": ({"eins": SLEEPS}, None)}, "c.Execute.timeout = 500")
+    grading.prepare_gradebook(root, [(A, "schlaeft")])
+    marker = tmp_path / "tmp"
+    marker.mkdir()
+    code = "from pathlib import Path\nfrom course import grading\n"
+    code += f"grading.grade_one(Path({str(root)!r}), {A!r}, 'schlaeft')"
+    parent = subprocess.Popen([sys.executable, "-c", code], env={**os.environ, "TMPDIR": str(marker)})
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not any("ipykernel" in c for c in kernel_processes(str(marker))):
+        time.sleep(0.5)
+    assert any("ipykernel" in c for c in kernel_processes(str(marker))), "the kernel started"
+    parent.send_signal(signal.SIGKILL)
+    parent.wait()
+    time.sleep(3)
+    assert kernel_processes(str(marker)) == [], "launcher, bwrap and kernel died with the grader"
+    assert kernel_processes(f"course.worker {root}") == [], "the worker died with the grader"

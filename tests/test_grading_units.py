@@ -137,6 +137,7 @@ def test_the_kernel_command_drops_root_and_passes_no_secrets(tmp_path, monkeypat
     monkeypatch.setenv("COURSE_DB_URL", "postgresql://nbgrader:geheim@db/kurs")
     monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path))
     (tmp_path / "ipc").mkdir()
+    (tmp_path / sandbox.SOCKETS_FILE).write_text(str(tmp_path / "ipc"))
     command = sandbox.bwrap_command(tmp_path, tmp_path / "k.json", Path("/tmp/arbeit"), 612345, sandbox.Limits())
     assert "geheim" not in " ".join(command)
     assert "--clearenv" in command and "--unshare-pid" in command and "--die-with-parent" in command

@@ -6,10 +6,20 @@ Sanitizing (``Autograde.sanitize_preprocessors``): :class:`CheckSubmittedFiles`,
 (``GenerateFeedback.preprocessors``): :class:`SummarizeTestErrors`.
 """
 
-from course.preprocessors.check_submitted_files import CheckSubmittedFiles
-from course.preprocessors.restore_structure import RestoreStructure
-from course.preprocessors.safe_execute import SafeExecute
-from course.preprocessors.sanitize_student_html import SanitizeStudentHTML
-from course.preprocessors.summarize_test_errors import SummarizeTestErrors
+from importlib import import_module
 
-__all__ = ["CheckSubmittedFiles", "RestoreStructure", "SafeExecute", "SanitizeStudentHTML", "SummarizeTestErrors"]
+_MODULES = {
+    "CheckSubmittedFiles": "check_submitted_files",
+    "RestoreStructure": "restore_structure",
+    "SafeExecute": "safe_execute",
+    "SanitizeStudentHTML": "sanitize_student_html",
+    "SummarizeTestErrors": "summarize_test_errors",
+}
+__all__ = sorted(_MODULES)
+
+
+def __getattr__(name: str):
+    """Import a preprocessor on first use (a grading worker's ``precheck`` needs none of nbgrader's)."""
+    if name in _MODULES:
+        return getattr(import_module(f"course.preprocessors.{_MODULES[name]}"), name)
+    raise AttributeError(f"module 'course.preprocessors' has no attribute {name!r}")
