@@ -242,6 +242,19 @@ def _readonly_targets(folder: Path) -> list[Path]:
     return [p for p in paths if p.exists()]
 
 
+def other_site_packages(*inside: Path) -> list[Path]:
+    """Package folders on ``sys.path`` outside ``inside`` (e.g. ``PYTHONPATH``, user site): only ``site-packages``
+    and ``dist-packages`` folders, never an arbitrary folder (a course checkout would expose the solutions)."""
+    found = []
+    for entry in sys.path:
+        path = Path(entry).resolve() if entry else None
+        if path is None or path.name not in {"site-packages", "dist-packages"} or not path.is_dir():
+            continue
+        if not any(path == base or base in path.parents for base in inside):
+            found.append(path)
+    return list(dict.fromkeys(found))
+
+
 def python_paths() -> tuple[Path, Path, Path]:
     """(resolved Python installation, resolved virtual environment, its python) for the sandbox."""
     venv = Path(sys.prefix).resolve()
@@ -271,7 +284,8 @@ def bwrap_command(runtime: Path, connection_file: Path, workdir: Path, uid: int,
     cmd += ["--ro-bind-try", "/sys/devices/system/cpu", "/sys/devices/system/cpu"]
     cmd += ["--proc", "/proc", "--dev", "/dev"]
     cmd += ["--perms", "1777", "--size", str(limits.tmp_mb * 1024**2), "--tmpfs", "/tmp"]
-    binds = [("--ro-bind", path) for path in dict.fromkeys([python_home, venv, package])]
+    extra_sites = other_site_packages(python_home, venv)
+    binds = [("--ro-bind", path) for path in dict.fromkeys([python_home, venv, package, *extra_sites])]
     if data.exists():
         binds += [("--ro-bind", path) for path in _readonly_targets(data)]
     mounted = [Path(p) for p in ("/usr", "/etc", "/proc", "/dev", "/sys", "/tmp")]
@@ -290,7 +304,8 @@ def bwrap_command(runtime: Path, connection_file: Path, workdir: Path, uid: int,
         mounted.append(path)
     cmd += ["--chdir", str(workdir)]
     env = {"PATH": f"{venv / 'bin'}:/usr/bin:/bin", "HOME": "/tmp", "MPLCONFIGDIR": "/tmp/matplotlib"}
-    env["PYTHONPATH"] = str(package.parent)  # the grader's course package, also outside an editable install
+    # the grader's course package (also outside an editable install) and packages installed outside the venv
+    env["PYTHONPATH"] = os.pathsep.join([str(package.parent), *map(str, extra_sites)])
     env[DATA_ENV] = str(data)
     env.update({name: os.environ[name] for name in PASSED_ENV if name in os.environ})
     cmd += ["--clearenv"] + [arg for name, value in env.items() for arg in ("--setenv", name, value)]

@@ -1,6 +1,7 @@
 """Fast unit tests of the course's grading pieces (milliseconds each, no kernel)."""
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -164,3 +165,13 @@ def test_a_variant_that_does_not_parse_fails_the_suite(tmp_path, monkeypatch):
     with pytest.raises(AssertionError, match="does not parse"):
         assert_parses(root, "02_aktivierung", "tippfehler", {"my_single_relu": "def my_single_relu(x)\n    return x"})
     assert_parses(root, "02_aktivierung", "gut", {"my_single_relu": "def my_single_relu(x):\n    return max(x, 0)"})
+
+
+def test_packages_outside_the_venv_are_visible_but_never_a_checkout(tmp_path, monkeypatch):
+    extra = tmp_path / "lib" / "site-packages"
+    extra.mkdir(parents=True)
+    checkout = tmp_path / "kurs"
+    (checkout / "source").mkdir(parents=True)
+    monkeypatch.setattr(sys, "path", [*sys.path, str(extra), str(checkout)])
+    found = sandbox.other_site_packages(Path(sys.base_prefix).resolve(), Path(sys.prefix).resolve())
+    assert extra in found and checkout not in found
