@@ -7,6 +7,7 @@ switched off (``COURSE_SANDBOX=off``) the same code scores 1, which shows that
 the attacks are real and the test can fail.
 """
 
+import os
 import socket
 import threading
 
@@ -71,6 +72,8 @@ def attacks(root, port):
             "            pass\n"
             f"    assert any({SECRET!r} in text for text in texts)"
         ),
+        # root rights in the kernel (the grader runs as root here, as in CI and many containers)
+        "als_root": attempt("    import os\n    assert os.geteuid() == 0 or os.getuid() == 0"),
         # more processes than allowed
         "prozesse": attempt(
             "    import subprocess\n"
@@ -206,7 +209,7 @@ def unprotected(tmp_path_factory, listener):
 STUDENTS = [
     "liest_loesung", "liest_mitstudent", "liest_gradebook", "liest_eigene_tests",
     "schreibt_nach_aussen", "aendert_gradebook", "netzwerk",
-    "proc_wurzel", "geheimnis", "prozesse", "tmp_fuellen", "grosse_datei", "kind_speicher", "rechenzeit",
+    "proc_wurzel", "geheimnis", "als_root", "prozesse", "tmp_fuellen", "grosse_datei", "kind_speicher", "rechenzeit",
 ]  # fmt: skip
 HAS_MEMORY_CGROUP = "memory" in sandbox._cgroup_parents()
 
@@ -227,6 +230,8 @@ def test_attack_fails_in_the_sandbox(sandboxed, student):
 @pytest.mark.parametrize("student", STUDENTS)
 def test_attack_works_without_the_sandbox(unprotected, student):
     """Control: the same code does break out when the sandbox is switched off."""
+    if student == "als_root" and os.geteuid() != 0:
+        pytest.skip("the grader is not root here")
     root, results, scores = unprotected
     assert results[student].ok, results[student].message
     assert scores[(student, "eins")] >= 1  # > 1 where "aendert_gradebook" already raised every manual score
