@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import nbformat
-
 CONFIG_FILE = "nbgrader_config.py"
 
 
@@ -52,6 +50,8 @@ def assignments(root: Path) -> list[str]:
 
 
 def read_notebook(path: Path):
+    import nbformat
+
     try:
         return nbformat.read(path, as_version=4)
     except Exception as exc:  # nbformat raises several unrelated types for broken files

@@ -264,11 +264,21 @@ def python_paths() -> tuple[Path, Path, Path]:
     return Path(sys.base_prefix).resolve(), venv, python
 
 
+def grading_data(workdir: Path) -> Path:
+    """The data folder the kernel sees: ``COURSE_DATA_DIR``, else ``data/`` of the course the kernel grades in."""
+    if os.environ.get(DATA_ENV):
+        return Path(os.environ[DATA_ENV])
+    from course.layout import find_root
+
+    root = find_root(workdir)
+    return root / "data" if root is not None else Path("/nonexistent")
+
+
 def bwrap_command(runtime: Path, connection_file: Path, workdir: Path, uid: int, limits: Limits) -> list[str]:
     """The bubblewrap command line that runs the kernel as ``uid`` in ``workdir`` (an empty scratch folder)."""
     python_home, venv, python = python_paths()
     package = Path(__file__).resolve().parent
-    data = Path(os.environ.get(DATA_ENV) or "/nonexistent")
+    data = grading_data(workdir)
     ipc = sockets_folder(runtime)
     root = os.geteuid() == 0
     cmd = ["bwrap", "--die-with-parent", "--new-session", "--unshare-pid", "--unshare-net", "--unshare-ipc"]

@@ -55,8 +55,11 @@ def preflight(root: Path, assignment: str) -> float:
     from nbclient.exceptions import CellExecutionError
 
     start = time.perf_counter()
-    previous = os.environ.get("NBGRADER_EXECUTION")
-    os.environ["NBGRADER_EXECUTION"] = "autograde"
+    from course.layout import grading_data_dir
+
+    changed = {"NBGRADER_EXECUTION": "autograde", "COURSE_DATA_DIR": str(grading_data_dir(root))}
+    previous = {name: os.environ.get(name) for name in changed}
+    os.environ.update(changed)
     try:
         with tempfile.TemporaryDirectory(prefix="nn-kurs-vorab-") as folder:
             execute_notebook(source_notebook(root, assignment), timeout=300, sandboxed=True, workdir=Path(folder))
@@ -72,8 +75,9 @@ def preflight(root: Path, assignment: str) -> float:
             "niemand wurde bewertet"
         ) from None
     finally:
-        if previous is None:
-            os.environ.pop("NBGRADER_EXECUTION", None)
-        else:
-            os.environ["NBGRADER_EXECUTION"] = previous
+        for name, value in previous.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
     return time.perf_counter() - start

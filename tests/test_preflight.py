@@ -9,11 +9,13 @@ import subprocess
 import sys
 
 import pytest
+from harness import REPO
 from test_robust_grading import A, probe_course
 
 from course import grading, sandbox
-from course.layout import CourseError
+from course.layout import CourseError, read_notebook, source_notebook
 from course.scores import task_scores
+from course.submissions import solution_answers
 
 pytestmark = pytest.mark.skipif(not sandbox.bwrap_works(), reason="the limits belong to the sandbox")
 
@@ -46,3 +48,24 @@ def test_control_the_same_course_grades_normally(course):
     results = grading.grade(course, A, jobs=2, progress=False)
     assert all(r.ok for r in results)
     assert sum(row["score"] or 0 for row in task_scores(course, A)) == 2 * 4
+
+
+def test_without_course_data_dir_the_kernels_use_the_course_s_data(tmp_path, monkeypatch):
+    """Outside the tests nobody sets COURSE_DATA_DIR: pre-flight and grading find <course>/data themselves."""
+    import shutil
+
+    from harness import make_course
+
+    from course.demo import write_submission
+
+    monkeypatch.delenv("COURSE_DATA_DIR", raising=False)
+    name = "04_fehlerfunktion"
+    root = make_course(tmp_path, name)
+    (root / "data").mkdir()
+    for split in ("train", "test"):
+        shutil.copy(REPO / "data" / f"1d_dataset_{split}.pt", root / "data")
+    write_submission(root, name, "anna", solution_answers(read_notebook(source_notebook(root, name))))
+    (result,) = grading.grade(root, name, progress=False)
+    assert result.ok, result.message
+    rows = [r for r in task_scores(root, name) if not r["needs_manual_grade"]]
+    assert rows and all(r["score"] == r["max_score"] for r in rows)
