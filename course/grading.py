@@ -25,7 +25,7 @@ from pathlib import Path
 
 from course.database import mask_password
 from course.layout import CourseError, notebook_name, selected, submitted_students
-from course.preprocessors.check_submitted_files import SubmissionRejected, check_folder
+from course.preprocessors.check_submitted_files import MAX_SUBMISSION_BYTES, SubmissionRejected, check_folder
 from course.sandbox import remove_runtime
 
 #: Wall-clock seconds a worker may take beyond the notebook's own budget (start-up, nbgrader, gradebook).
@@ -41,7 +41,7 @@ class GradeResult:
     seconds: float = 0.0
 
 
-def precheck(root: Path, assignment: str, student: str, max_bytes: int = 100_000_000) -> None:
+def precheck(root: Path, assignment: str, student: str, max_bytes: int = MAX_SUBMISSION_BYTES) -> None:
     """Reject what nbgrader cannot grade, with a clear message, before it touches anything.
 
     Links, FIFOs and devices (nbgrader would follow them while copying), a missing,

@@ -17,6 +17,9 @@ from nbgrader.coursedir import CourseDirectory
 from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Integer
 
+#: Largest submission (all files together) in bytes, for nbgrader's sanitizing step and ``course grade``'s precheck.
+MAX_SUBMISSION_BYTES = 100_000_000
+
 
 class SubmissionRejected(Exception):
     """The submission cannot be graded as it is; the message says why (German, for instructors)."""
@@ -58,7 +61,7 @@ def check_folder(folder: Path, max_bytes: int) -> None:
 class CheckSubmittedFiles(NbGraderPreprocessor):
     """Reject submissions with links, FIFOs or device files, or more than ``max_bytes``."""
 
-    max_bytes = Integer(100_000_000, help="Largest submission (all files together) in bytes.").tag(config=True)
+    max_bytes = Integer(MAX_SUBMISSION_BYTES, help="Largest submission (all files together) in bytes.").tag(config=True)
 
     def preprocess(self, nb, resources):
         info = resources["nbgrader"]
