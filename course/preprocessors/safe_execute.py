@@ -10,16 +10,17 @@
   submission ``submission_timeout`` (cells after it are not run, with a message).
 - Output is capped per cell and per notebook, whatever its kind (streams, display
   data and updates, errors, comm messages); widget state is never stored.
-- Before every test cell, a guard undoes the known ways to change how later cells
-  run, and a canary checks that a failing ``assert`` still fails.
+- Graded test cells run in a second, trusted kernel that never runs student code
+  (:mod:`course.trusted`); they reach the student's names through a narrow channel.
+  Hidden test code never enters the student's kernel.
 """
 
 from __future__ import annotations
 
-import secrets
 from queue import Empty
 from time import monotonic
 
+from nbclient.exceptions import DeadKernelError
 from nbclient.util import ensure_async, run_sync
 from nbformat.notebooknode import NotebookNode
 from nbgrader.preprocessors import Execute
@@ -27,6 +28,7 @@ from traitlets import Integer
 
 from course.cells import is_autograded_test
 from course.sandbox_kernel import SandboxKernelManager
+from course.trusted.kernel import STUDENT_SIDE, TrustedKernelManager, trusted_side
 
 KERNEL_DIED = (
     "Der Python-Kernel ist in dieser Zelle abgestürzt (zum Beispiel durch os._exit, einen "
@@ -38,27 +40,12 @@ OUT_OF_TIME = (
     "Nicht ausgeführt: Die Abgabe hat ihr Zeitbudget für die Bewertung ({seconds} s) aufgebraucht, "
     "zum Beispiel durch Endlosschleifen in mehreren Zellen."
 )
-TAMPERED = (
-    "Die Testumgebung wurde verändert (zum Beispiel über get_ipython().ast_transformers), "
-    "deshalb konnte dieser Test nicht zuverlässig laufen und zählt als nicht bestanden."
+TEST_CRASHED = (
+    "Der Kernel der Tests ist bei diesem Test abgestürzt (zum Beispiel, weil deine Abgabe ihm zu große Daten "
+    "geschickt hat). Dieser Test zählt als nicht bestanden."
 )
 TRUNCATED = "\n... Ausgabe gekürzt: diese Zelle hat mehr als {limit} Zeichen ausgegeben ...\n"
-# Run silently before every test cell: undo the known ways student code can change how later
-# cells run (AST and input transformers, tracing, instance-level overrides of IPython's methods).
-GUARD = """
-def _course_guard():
-    import sys
-    ip = get_ipython()
-    ip.ast_transformers.clear()
-    ip.input_transformers_post.clear()
-    sys.settrace(None)
-    sys.setprofile(None)
-    for name in ("run_cell", "run_cell_async", "run_ast_nodes", "run_code", "transform_cell", "transform_ast"):
-        ip.__dict__.pop(name, None)
-_course_guard()
-del _course_guard
-"""
-GUARD_SECONDS = 10
+SETUP_SECONDS = 60
 OUTPUT_TYPES = {"stream", "display_data", "execute_result", "update_display_data", "comm_open", "comm_msg", "error"}
 
 
@@ -113,6 +100,9 @@ class SafeExecute(Execute):
     submission_timeout = Integer(900, help="Wall-clock seconds for the whole notebook; later cells are not run.").tag(
         config=True
     )
+    request_timeout = Integer(
+        60, help="Wall-clock seconds the student's kernel has to answer one request of a test cell."
+    ).tag(config=True)
 
     def __init__(self, **kwargs):
         kwargs["kernel_manager_class"] = SandboxKernelManager  # nbgrader's Execute sets its own default
@@ -140,10 +130,10 @@ class SafeExecute(Execute):
         if self._remaining() <= 0:
             cell.outputs = [_error("Zeitbudget", OUT_OF_TIME.format(seconds=self.submission_timeout))]
             return cell, resources
-        if is_autograded_test(cell) and not self._test_environment_intact():
-            cell.outputs = [_error("TestumgebungVerändert", TAMPERED)]
-            return cell, resources
-        cell, resources = super().preprocess_cell(cell, resources, index)
+        if is_autograded_test(cell):
+            cell, resources = self._run_trusted(cell, resources, index)
+        else:
+            cell, resources = super().preprocess_cell(cell, resources, index)
         cell.outputs = cap_outputs(cell.outputs, self.max_output_chars)
         return cell, resources
 
@@ -155,28 +145,84 @@ class SafeExecute(Execute):
         remaining = max(1, int(self._remaining()))
         return remaining if timeout is None else min(timeout, remaining)
 
-    async def _async_run_silently(self, code: str, seconds: float = GUARD_SECONDS) -> dict:
+    async def _async_run_silently(self, code: str, seconds: float = SETUP_SECONDS, kc=None) -> dict:
         """Run ``code`` without output and wait for its reply, at most ``seconds`` of wall-clock time."""
-        msg_id = self.kc.execute(code, silent=True, store_history=False, allow_stdin=False)
+        kc = kc or self.kc
+        msg_id = kc.execute(code, silent=True, store_history=False, allow_stdin=False)
         deadline = monotonic() + seconds
         while (left := deadline - monotonic()) > 0:
             try:
-                msg = await ensure_async(self.kc.shell_channel.get_msg(timeout=left))
+                msg = await ensure_async(kc.shell_channel.get_msg(timeout=left))
             except Empty:
                 break
             if msg.get("parent_header", {}).get("msg_id") == msg_id:
                 return msg
         return {}
 
-    _run_silently = run_sync(_async_run_silently)
+    async def async_start_new_kernel_client(self):
+        """The student's kernel gets its end of the test channel; then the trusted kernel starts and connects."""
+        kc = await super().async_start_new_kernel_client()
+        self.trusted_km = self.trusted_kc = None
+        try:
+            await self._require_ok(await self._async_run_silently(STUDENT_SIDE), "Kernel der Abgabe")
+            await self._async_start_trusted()
+        except BaseException:
+            await self._async_cleanup_kernel()
+            raise
+        return kc
 
-    def _test_environment_intact(self) -> bool:
-        """Restore the interpreter hooks, then check with a canary that a failing assert still fails."""
-        self._run_silently(GUARD)
-        token = secrets.token_hex(8)
-        reply = self._run_silently(f"assert {token!r} == {token[::-1]!r}, {token!r}")
+    async def _async_start_trusted(self) -> None:
+        self.trusted_km = TrustedKernelManager()
+        await self.trusted_km.start()
+        self.trusted_kc = self.trusted_km.client()
+        self.trusted_kc.start_channels()
+        await ensure_async(self.trusted_kc.wait_for_ready(timeout=self.startup_timeout))
+        code = trusted_side(self.km.get_connection_info(), self.request_timeout)
+        await self._require_ok(await self._async_run_silently(code, kc=self.trusted_kc), "Kernel der Tests")
+
+    async def _require_ok(self, reply: dict, which: str) -> None:
         content = reply.get("content", {})
-        return content.get("status") == "error" and content.get("ename") == "AssertionError"
+        if content.get("status") != "ok":
+            detail = f"{content.get('ename', 'keine Antwort')}: {content.get('evalue', '')}"
+            raise KernelStartError(f"Der {which} ließ sich nicht einrichten ({detail}).")
+
+    async def _async_stop_trusted(self) -> None:
+        km, kc = getattr(self, "trusted_km", None), getattr(self, "trusted_kc", None)
+        self.trusted_km = self.trusted_kc = None
+        if kc is not None:
+            kc.stop_channels()
+        if km is not None:
+            try:
+                await km.shutdown_kernel(now=True)
+            finally:
+                await km.cleanup_resources()
+
+    async def _async_cleanup_kernel(self) -> None:
+        try:
+            await self._async_stop_trusted()
+        finally:
+            await super()._async_cleanup_kernel()
+
+    # nbclient binds its sync wrappers to its own coroutines: bind them to these
+    start_new_kernel_client = run_sync(async_start_new_kernel_client)
+    _cleanup_kernel = run_sync(_async_cleanup_kernel)
+    _start_trusted = run_sync(_async_start_trusted)
+    _stop_trusted = run_sync(_async_stop_trusted)
+
+    def _run_trusted(self, cell, resources, index):
+        """Run a graded test cell in the trusted kernel (its outputs are the cell's outputs)."""
+        student = self.kc, self.km
+        self.kc, self.km = self.trusted_kc, self.trusted_km
+        try:
+            return super().preprocess_cell(cell, resources, index)
+        except DeadKernelError:
+            self.log.warning("The trusted test kernel died in cell %s; restarting it", index)
+        finally:
+            self.kc, self.km = student
+        cell.outputs = [_error("TestAbgestürzt", TEST_CRASHED)]
+        self._stop_trusted()
+        self._start_trusted()
+        return cell, resources
 
     def process_message(self, msg, cell, cell_index):
         """Drop output beyond the caps while it streams in (the final cap is applied per cell)."""

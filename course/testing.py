@@ -1,0 +1,40 @@
+"""Helpers for test cells that behave the same in JupyterLab and in the trusted test kernel.
+
+In JupyterLab a test cell runs in the student's kernel; during grading it runs in the trusted
+kernel (:mod:`course.trusted`), where the student's objects are copies (plain data) or references.
+Two things need a helper there:
+
+- :func:`identity` -- ``id()`` of an object *in the student's kernel*: the same number for the
+  same object, also for tensors that arrived as copies (``id()`` of a copy is a different number);
+- :func:`student_module` -- a module as the student's kernel has it, to build objects *there*
+  (for example a model or a ``DataLoader`` handed to the student's ``train`` function, or to seed
+  the student's random number generator).  Everything a test computes to compare with stays
+  on the trusted side, with the test's own imports.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+
+def _connection():
+    from course.trusted import client
+
+    return client.connection
+
+
+def identity(obj) -> int:
+    """``id(obj)`` in the student's kernel."""
+    from course.trusted.client import Ref
+
+    if isinstance(obj, Ref):
+        return object.__getattribute__(obj, "_id")
+    return getattr(obj, "_course_identity", None) if hasattr(obj, "_course_identity") else id(obj)
+
+
+def student_module(name: str):
+    """The module ``name`` of the student's kernel (here, outside grading: the module itself)."""
+    connection = _connection()
+    if connection is None:
+        return importlib.import_module(name)
+    return connection.module(name)

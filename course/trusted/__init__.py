@@ -1,0 +1,33 @@
+"""Graded test cells run in a trusted kernel that never runs student code.
+
+During autograding (:class:`course.preprocessors.SafeExecute`) every notebook gets two kernels:
+
+- the student's kernel, in the sandbox, runs the student's cells and the given cells, and answers
+  requests over a Jupyter comm (:mod:`course.trusted.kernel_side`);
+- the trusted kernel (:mod:`course.trusted.kernel`) runs the graded test cells, visible and hidden
+  parts.  Before each test cell the names it uses are fetched from the student's kernel
+  (:mod:`course.trusted.names`): plain data is copied, everything else becomes a reference whose
+  operations are forwarded (:mod:`course.trusted.client`, encoding in
+  :mod:`course.trusted.protocol`).
+
+Hidden test code never enters the student's kernel; the test cells' outputs (and so the feedback)
+come from the trusted kernel.  Outside grading, in JupyterLab, test cells run in the student's
+kernel as plain Python; :mod:`course.testing` has the two helpers that behave the same in both.
+"""
+
+from __future__ import annotations
+
+import json
+
+
+def setup(info_json: str, deadline: float) -> None:
+    """Run in the trusted kernel: connect to the student's kernel and let test cells see its names."""
+    from IPython import get_ipython
+
+    from course.trusted import client, names
+
+    connection = client.attach(json.loads(info_json), deadline=deadline)
+    # the first answers can get lost while the subscription is still connecting: ask again
+    if not any(connection.ping(0.5) for _ in range(30)):
+        raise RuntimeError("Der Kernel der Abgabe antwortet nicht auf den Test-Kanal.")
+    names.install(get_ipython(), connection)
