@@ -20,11 +20,12 @@ from __future__ import annotations
 from queue import Empty
 from time import monotonic
 
+import zmq
 from nbclient.exceptions import DeadKernelError
 from nbclient.util import ensure_async, run_sync
 from nbformat.notebooknode import NotebookNode
 from nbgrader.preprocessors import Execute
-from traitlets import Integer
+from traitlets import Bool, Integer
 
 from course.cells import is_autograded_test
 from course.sandbox_kernel import SandboxKernelManager
@@ -100,6 +101,11 @@ class SafeExecute(Execute):
     submission_timeout = Integer(900, help="Wall-clock seconds for the whole notebook; later cells are not run.").tag(
         config=True
     )
+    trusted_tests = Bool(
+        True,
+        help="Run graded test cells in the trusted kernel (course.trusted). Switch off only to compare: then the "
+        "student's code can change how the tests run.",
+    ).tag(config=True)
     request_timeout = Integer(
         60, help="Wall-clock seconds the student's kernel has to answer one request of a test cell."
     ).tag(config=True)
@@ -130,7 +136,7 @@ class SafeExecute(Execute):
         if self._remaining() <= 0:
             cell.outputs = [_error("Zeitbudget", OUT_OF_TIME.format(seconds=self.submission_timeout))]
             return cell, resources
-        if is_autograded_test(cell):
+        if is_autograded_test(cell) and self.trusted_tests:
             cell, resources = self._run_trusted(cell, resources, index)
         else:
             cell, resources = super().preprocess_cell(cell, resources, index)
@@ -164,8 +170,9 @@ class SafeExecute(Execute):
         kc = await super().async_start_new_kernel_client()
         self.trusted_km = self.trusted_kc = None
         try:
-            await self._require_ok(await self._async_run_silently(STUDENT_SIDE), "Kernel der Abgabe")
-            await self._async_start_trusted()
+            if self.trusted_tests:
+                await self._require_ok(await self._async_run_silently(STUDENT_SIDE), "Kernel der Abgabe")
+                await self._async_start_trusted()
         except BaseException:
             await self._async_cleanup_kernel()
             raise
@@ -219,10 +226,24 @@ class SafeExecute(Execute):
             self.log.warning("The trusted test kernel died in cell %s; restarting it", index)
         finally:
             self.kc, self.km = student
+            self._drop_channel_messages()
         cell.outputs = [_error("TestAbgestürzt", TEST_CRASHED)]
         self._stop_trusted()
         self._start_trusted()
         return cell, resources
+
+    def _drop_channel_messages(self, seconds: float = 10.0) -> None:
+        """Drop what a test cell's requests left in the student's IOPub queue (answers, busy and idle states).
+
+        The student's kernel publishes them to every subscriber, this client included, which does not read
+        its IOPub while the trusted kernel runs a cell: from about 650 requests on, the queue reaches
+        ZeroMQ's high-water mark, the next cell's own messages are dropped and it ends in "Timeout waiting
+        for IOPub output" (as if the kernel had died).
+        """
+        socket = zmq.Socket.shadow(self.kc.iopub_channel.socket.underlying)
+        end = monotonic() + seconds
+        while monotonic() < end and socket.poll(50):
+            socket.recv_multipart()
 
     def process_message(self, msg, cell, cell_index):
         """Drop output beyond the caps while it streams in (the final cap is applied per cell)."""

@@ -9,8 +9,10 @@ interrupted (``interrupt_request`` on the control channel) and the request fails
 messages are limited in size by ZeroMQ (``MAXMSGSIZE``) before anything is parsed.
 
 :class:`Ref` stands for an object that stays in the student's kernel.  Attribute access, indexing,
-calls, iteration, ``len``, arithmetic and comparisons are forwarded; what comes back is plain data
-or a new :class:`Ref`.  ``isinstance(ref, cls)`` with a class of the trusted side is true when the
+calls, iteration, ``len`` and arithmetic are forwarded; what comes back is plain data or a new
+:class:`Ref`.  Comparisons and truth values are never asked of the student's side: ``==`` is
+identity, ordering and ``bool()`` raise ``TypeError`` (an object that answers "yes" to every
+question would otherwise pass every assert).  ``isinstance(ref, cls)`` with a class of the trusted side is true when the
 student's object names that class among its own (a claim the following checks have to test, like
 any other answer); ``isinstance(obj, ref)`` asks the student's kernel.
 """
@@ -28,11 +30,18 @@ from jupyter_client.session import Session
 from course.trusted.protocol import ProtocolError, decode, encode
 
 TARGET = "course.bridge"
-MAX_MESSAGE_BYTES = 512 * 1024 * 1024
+MAX_MESSAGE_BYTES = 256 * 1024 * 1024  # a whole answer, buffers included (checked by ZeroMQ)
+MAX_JSON_BYTES = 32 * 1024 * 1024  # its JSON parts (checked before parsing)
 #: Exceptions of the student's code that keep their type on the trusted side (loops and
 #: ``getattr(obj, name, default)`` depend on them); every other one becomes :class:`StudentError`.
 KEPT_EXCEPTIONS = ("AttributeError", "IndexError", "KeyError", "StopIteration", "TypeError", "ValueError",
                    "ZeroDivisionError", "NotImplementedError", "RecursionError", "OverflowError")
+
+
+NOT_DATA = (
+    "{what} mit einem Objekt deiner Abgabe wird im Test nicht ausgewertet: Das Objekt bleibt in deinem Kernel "
+    "und ist keine Zahl, kein Text und kein Tensor."
+)
 
 
 class StudentError(RuntimeError):
@@ -122,6 +131,8 @@ class Connection:
             frames = self.iopub.recv_multipart(copy=True)
             try:
                 _idents, frames = self.session.feed_identities(frames)
+                if sum(len(f) for f in frames[:5]) > MAX_JSON_BYTES:  # signature, header, parent, metadata, content
+                    continue
                 msg = self.session.deserialize(frames, content=True, copy=True)
             except Exception:
                 continue  # not a valid, signed message: ignore it
@@ -292,8 +303,22 @@ class Ref:
     def __hash__(self):
         return hash(object.__getattribute__(self, "_id"))
 
+    # Comparisons and truth values decide asserts: they stay on the trusted side.  ``==`` is identity
+    # (as for any object without ``__eq__``); ordering and ``bool()`` would only repeat the student's
+    # claim, so a test has to turn the student's answer into data first (``float(...)``, ``len(...)``).
+    def __eq__(self, other):
+        return self is other
+
+    def __ne__(self, other):
+        return self is not other
+
+    def __lt__(self, other):
+        raise TypeError(NOT_DATA.format(what="Ein Größenvergleich"))
+
+    __le__ = __gt__ = __ge__ = __lt__
+
     def __bool__(self):
-        return _as(bool, object.__getattribute__(self, "_conn").request("convert", "bool", self))
+        raise TypeError(NOT_DATA.format(what="Ein Wahrheitswert"))
 
     def __len__(self):
         return _as(int, object.__getattribute__(self, "_conn").request("convert", "len", self))
@@ -344,8 +369,6 @@ for _name in ("add", "sub", "mul", "truediv", "floordiv", "mod", "pow", "matmul"
     _op = _name + "_" if _name in ("and", "or") else _name
     setattr(Ref, f"__{_name}__", _forward("binary", _op))
     setattr(Ref, f"__r{_name}__", _reflected(_op))
-for _name in ("lt", "le", "eq", "ne", "gt", "ge"):
-    setattr(Ref, f"__{_name}__", _forward("binary", _name))
 
 
 def _as(kind, value):

@@ -38,7 +38,7 @@ TENSOR_DTYPES = {
 ARRAY_DTYPES = {"float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8", "uint16",
                 "uint32", "uint64", "bool", "complex64", "complex128"}
 MAX_DEPTH = 40
-MAX_NODES = 2_000_000
+MAX_NODES = 1_000_000
 MAX_STR = 10_000_000
 MAX_INT_DIGITS = 4000
 MAX_CLASS_NAMES = 64
