@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from formgrader import formgrader
 from harness import REPO, make_course
+from test_trusted_tests import CLEANUP_HOOK, LYING_FLOAT, with_top_cell
 from test_robust_grading import (
     FULL,
     NO_ASSERTS,
@@ -44,6 +45,9 @@ CASES = {
     "os_exit": ({"zwei": "import os\nos._exit(1)"}, None),
     "liest_loesung": ({"eins": "a = int('HIDDEN' in open('daten.txt').read())"}, "symlink_source"),
     "xss": ({"eins": XSS_OUTPUT + "a = 1", "warum": XSS_MARKDOWN}, None),
+    # attacks on the test cells themselves (they run in the trusted kernel every way)
+    "hook_cleanup": ({"zwei": WRONG_ZWEI}, with_top_cell(CLEANUP_HOOK)),
+    "luegende_zahl": ({"eins": LYING_FLOAT + "\na = Alles(2)"}, None),
 }
 EXPECTED = {
     "loesung": FULL,
@@ -52,6 +56,8 @@ EXPECTED = {
     "test_assert_true": {**FULL, "zwei": 0},
     "os_exit": {**FULL, "zwei": 0, "drei": 0},
     "xss": FULL,
+    "hook_cleanup": {**FULL, "zwei": 0},
+    "luegende_zahl": {**FULL, "eins": 0},
 }
 WAYS = ("nbgrader", "formgrader", "course")
 

@@ -151,8 +151,8 @@ CASES = {
     "extra_ordner": ({}, "extra_folder", FULL),
     # answer cells that change how the later test cells run: the original tests still grade
     "ast_transformer": ({"eins": NO_ASSERTS + "a = 1", "zwei": WRONG_ZWEI}, None, {**FULL, "zwei": 0}),
-    # IPython itself replaced: the guard cannot run, the canary notices, no later test counts
-    "run_cell_ersetzt": ({"eins": SKIP_CELLS + "a = 1", "zwei": WRONG_ZWEI}, None, dict.fromkeys(FULL, 0)),
+    # IPython itself replaced: the student's later cells do not run, the tests (in the trusted kernel) still do
+    "run_cell_ersetzt": ({"eins": SKIP_CELLS + "a = 1", "zwei": WRONG_ZWEI}, None, {**FULL, "zwei": 0, "drei": 0}),
     "ast_transformer_falsch": ({"eins": NO_ASSERTS + "a = 2"}, None, {**FULL, "eins": 0}),
 }
 BROKEN = {

@@ -1,0 +1,201 @@
+"""The channel between the student's kernel and the trusted test kernel, without kernels (fast).
+
+What crosses as data arrives as plain data of the trusted side (whatever class the student's object
+had); what the trusted side decodes is checked node by node; references never decide a comparison.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from course.trusted import client, kernel_side
+from course.trusted.protocol import MAX_DEPTH, ProtocolError, decode, encode
+
+
+def roundtrip(value):
+    objects = kernel_side.Objects()
+    buffers: list = []
+    tree = encode(value, buffers, objects.ref)
+    return decode(tree, buffers, lambda node: ("ref", node["id"], node["name"]))
+
+
+@pytest.mark.parametrize(
+    "value",
+    [None, True, 0, -(10**300), 1.5, "Übergrößenträger", b"\x00\xff", (1, [2.5, {"a": None}]), {3, 4},
+     frozenset({"x"}), slice(1, None, 2), range(2, 10, 3), Ellipsis, 2 + 3j],
+)  # fmt: skip
+def test_plain_data_arrives_unchanged(value):
+    assert roundtrip(value) == value
+    assert type(roundtrip(value)) is type(value)
+
+
+def test_special_floats_and_numpy_scalars():
+    assert math.isnan(roundtrip(float("nan")))
+    assert roundtrip([float("inf"), np.float32(0.5), np.int64(7), np.bool_(True)]) == [float("inf"), 0.5, 7, True]
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.float16, torch.bfloat16, torch.int64, torch.bool])
+def test_tensors_arrive_as_tensors(dtype):
+    tensor = (torch.arange(12).reshape(3, 4) % 3).to(dtype)
+    got = roundtrip(tensor.T)  # not contiguous
+    assert type(got) is torch.Tensor and got.dtype == dtype and torch.equal(got, tensor.T)
+    assert type(roundtrip(torch.empty(0, 3))) is torch.Tensor
+
+
+def test_tensor_keeps_grad_leaf_and_identity():
+    leaf = torch.tensor([1.0, 2.0], requires_grad=True)
+    (leaf * leaf).sum().backward()
+    got = roundtrip(leaf)
+    assert got.requires_grad and got.is_leaf and torch.equal(got.grad, torch.tensor([2.0, 4.0]))
+    assert got._course_identity == id(leaf)
+    result = roundtrip(leaf * 2)
+    assert result.requires_grad and not result.is_leaf and result.grad_fn is not None
+    assert isinstance(roundtrip(torch.nn.Parameter(torch.ones(2))), torch.Tensor)
+
+
+def test_numpy_arrays_arrive_as_arrays():
+    array = np.arange(6, dtype=np.float32).reshape(2, 3)[:, ::2]
+    got = roundtrip(array)
+    assert type(got) is np.ndarray and got.dtype == np.float32 and np.array_equal(got, array)
+
+
+def test_subclasses_of_plain_types_lose_their_tricks():
+    class Alles(float):
+        def __eq__(self, other):
+            return True
+
+        __hash__ = float.__hash__
+
+    class Liste(list):
+        def __len__(self):
+            return 99
+
+    got = roundtrip([Alles(9.0), Liste([1, 2])])
+    assert type(got[0]) is float and got[0] != 0.5
+    assert type(got[1]) is list and len(got[1]) == 2
+
+
+def test_other_objects_become_references_whatever_their_class_claims():
+    class Tarnung:
+        __class__ = property(lambda self: float)
+
+    assert roundtrip(Tarnung())[0] == "ref"
+    assert roundtrip(torch.nn.Linear(2, 1))[0] == "ref"
+    assert roundtrip(lambda x: x)[0] == "ref"
+    assert roundtrip(np.array([object()]))[0] == "ref"
+
+
+@pytest.mark.parametrize(
+    "tree, buffers",
+    [
+        ({"t": "pickle", "v": "..."}, []),
+        ({"t": "int", "v": 5}, []),  # ints travel as text
+        ({"t": "int", "v": "1" * 5000}, []),
+        ({"t": "float", "v": "__import__('os')"}, []),
+        ({"t": "bool", "v": 1}, []),
+        ({"t": "list", "v": "abc"}, []),
+        ({"t": "dict", "v": [[{"t": "none"}]]}, []),
+        ({"t": "tensor", "dtype": "float32", "shape": [2], "b": 0, "rg": False, "leaf": True}, [b"\x00" * 4]),
+        ({"t": "tensor", "dtype": "object", "shape": [1], "b": 0, "rg": False, "leaf": True}, [b"\x00" * 8]),
+        ({"t": "tensor", "dtype": "float32", "shape": [-1], "b": 0, "rg": False, "leaf": True}, [b""]),
+        ({"t": "ndarray", "dtype": "object", "shape": [1], "b": 0}, [b"\x00" * 8]),
+        ({"t": "ndarray", "dtype": "float64", "shape": [1], "b": 3}, [b"\x00" * 8]),
+        ({"t": "dtype", "v": "Tensor"}, []),
+        ("kein dict", []),
+    ],
+)
+def test_malformed_answers_are_rejected(tree, buffers):
+    with pytest.raises(ProtocolError):
+        decode(tree, buffers, lambda node: None)
+
+
+def test_depth_and_size_are_limited():
+    deep: dict = {"t": "none"}
+    for _ in range(MAX_DEPTH + 5):
+        deep = {"t": "list", "v": [deep]}
+    with pytest.raises(ProtocolError):
+        decode(deep, [], lambda node: None)
+    with pytest.raises(ProtocolError):
+        decode({"t": "list", "v": [{"t": "none"}] * 1_100_000}, [], lambda node: None)
+
+
+class FakeConnection:
+    """Records requests; answers from a table (what the student's side would say)."""
+
+    def __init__(self, answers):
+        self.answers, self.requests = answers, []
+
+    def request(self, op, *args):
+        self.requests.append((op, *args))
+        return self.answers.get(op)
+
+
+def make_ref(classes, answers=None, name="Objekt"):
+    conn = FakeConnection(answers or {})
+    return client._proxy_class({"name": name})(conn, 42, {"classes": classes}), conn
+
+
+def test_a_reference_claims_only_classes_the_trusted_side_has():
+    linear, _ = make_ref([["__main__", "MeineSchicht"], ["torch.nn.modules.linear", "Linear"], ["builtins", "object"]])
+    assert isinstance(linear, torch.nn.Linear) and type(linear).__name__ == "Objekt"
+    fake, _ = make_ref([["__main__", "Linear"], ["builtins", "object"]])
+    assert not isinstance(fake, torch.nn.Linear)
+    bogus, _ = make_ref([["os", "system"], ["nicht.geladen", "X"]])
+    assert not isinstance(bogus, torch.nn.Module)
+
+
+def test_comparisons_and_truth_values_are_not_asked_of_the_student():
+    ref, conn = make_ref([], {"binary": True, "convert": True})
+    assert ref == ref and not (ref == 0.5) and ref != 0.5
+    for compare in (lambda: ref < 1, lambda: ref >= 1, lambda: bool(ref), lambda: 1 if ref else 0):
+        with pytest.raises(TypeError, match="nicht ausgewertet"):
+            compare()
+    assert conn.requests == []
+    assert ref + 1 is True and conn.requests == [("binary", "add", ref, 1)]  # arithmetic is forwarded
+
+
+def test_conversions_must_answer_with_the_required_type():
+    ref, _ = make_ref([], {"convert": 3})
+    with pytest.raises(TypeError):
+        float(ref)
+    assert int(ref) == 3 and len(ref) == 3
+
+
+def test_trusted_objects_never_cross():
+    ref, _ = make_ref([])
+    assert client._trusted_ref(ref) == {"t": "ref", "id": 42}
+    for trusted in (print, torch.nn.Linear(1, 1), math, iter([1])):
+        with pytest.raises(TypeError, match="kann nicht an deinen Code übergeben werden"):
+            encode([trusted], [], client._trusted_ref)
+    with pytest.raises(TypeError):
+
+        class Unterklasse(ref):  # noqa: F841
+            pass
+
+
+def test_student_exceptions_keep_builtin_types_only():
+    assert isinstance(client._student_exception({"type": "KeyError", "builtin": True, "message": "x"}), KeyError)
+    error = client._student_exception({"type": "AssertionError", "builtin": True, "message": "bestanden"})
+    assert type(error) is client.StudentError  # a student's AssertionError is not the test's
+    forged = client._student_exception({"type": "SystemExit", "builtin": True, "message": ""})
+    assert type(forged) is client.StudentError
+
+
+def test_the_student_side_answers_requests():
+    objects = kernel_side.Objects()
+    layer = torch.nn.Linear(2, 1)
+    ref = objects.ref(layer)
+
+    def args(*values):
+        return {"t": "list", "v": [ref, *(encode(v, [], None) for v in values)]}
+
+    answer, out = kernel_side.answer(objects, {"op": "getattr", "args": args("in_features")}, [])
+    assert decode(answer["ok"], out, objects.resolve) == 2
+    answer, _ = kernel_side.answer(objects, {"op": "getattr", "args": args("gibt_es_nicht")}, [])
+    assert answer["error"]["type"] == "AttributeError" and answer["error"]["builtin"]
+    answer, _ = kernel_side.answer(objects, {"op": "unbekannt", "args": {"t": "list", "v": []}}, [])
+    assert "error" in answer
