@@ -1,11 +1,12 @@
-"""Benchmark (prints figures, asserts nothing): what the hardened grading path costs per submission.
+"""Benchmark (prints figures, asserts nothing): what a change of the grading path costs per submission.
 
     python benchmarks/hardening.py [--baseline COMMIT] [assignment ...]
 
 Grades the three demo submissions of every assignment with ``course grade -j 1`` in one run (in the order
 old, new, new, old, averaged per side, so a change of the machine's load during the run favours neither) and on the
 same submissions and notebooks: with the course package and ``nbgrader_config.py`` of COMMIT (default: the last
-commit before the hardened path) and with the current ones.  Both are timed the same way (the grading call
+commit before the hardened path; ``--baseline e3a35dd`` is the hardened path before the trusted test kernel)
+and with the current ones.  Both are timed the same way (the grading call
 alone, in a fresh process per assignment); the current path's pre-flight check (the reference solution run
 once per assignment before anyone is graded) is printed separately, since it is paid once per batch.
 """
@@ -92,13 +93,14 @@ def main() -> None:
         old_total = new_total = preflight_total = 0.0
         for name in names:
             # old, new, new, old: a machine that gets busier or quieter during the run biases neither side
+            grade_old = GRADE_NEW if (tmp / "alt" / "course" / "grading.py").exists() else GRADE_OLD
             first_old, first_new = (
-                run(GRADE_OLD, tmp / "alt", str(old_root), name),
+                run(grade_old, tmp / "alt", str(old_root), name),
                 run(GRADE_NEW, REPO, str(new_root), name),
             )
             second_new, second_old = (
                 run(GRADE_NEW, REPO, str(new_root), name),
-                run(GRADE_OLD, tmp / "alt", str(old_root), name),
+                run(grade_old, tmp / "alt", str(old_root), name),
             )
             old = {
                 "seconds": (first_old["seconds"] + second_old["seconds"]) / 2,

@@ -20,7 +20,9 @@ def execute_notebook(path: Path, timeout: int = 600):
     from nbclient import NotebookClient
 
     nb = read_notebook(path)
-    client = NotebookClient(nb, timeout=timeout, resources={"metadata": {"path": str(path.parent)}}, kernel_name="python3")
+    client = NotebookClient(
+        nb, timeout=timeout, resources={"metadata": {"path": str(path.parent)}}, kernel_name="python3"
+    )
     try:
         client.execute()
     finally:  # a kernel that never started leaves nbclient's exit handler without a kernel manager

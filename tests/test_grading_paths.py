@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 from formgrader import formgrader
 from harness import REPO, make_course
-from test_trusted_tests import CLEANUP_HOOK, LYING_FLOAT, with_top_cell
 from test_robust_grading import (
     FULL,
     NO_ASSERTS,
@@ -26,6 +25,7 @@ from test_robust_grading import (
     edit_test_cell,
     probe_course,
 )
+from test_trusted_tests import CLEANUP_HOOK, LYING_FLOAT, with_top_cell
 
 from course import grading, publish
 from course.api import nbgrader_api

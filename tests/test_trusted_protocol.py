@@ -38,7 +38,9 @@ def test_special_floats_and_numpy_scalars():
     assert roundtrip([float("inf"), np.float32(0.5), np.int64(7), np.bool_(True)]) == [float("inf"), 0.5, 7, True]
 
 
-@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.float16, torch.bfloat16, torch.int64, torch.bool])
+@pytest.mark.parametrize(
+    "dtype", [torch.float32, torch.float64, torch.float16, torch.bfloat16, torch.int64, torch.bool]
+)
 def test_tensors_arrive_as_tensors(dtype):
     tensor = (torch.arange(12).reshape(3, 4) % 3).to(dtype)
     got = roundtrip(tensor.T)  # not contiguous

@@ -36,7 +36,8 @@ def attack_notebook():
         grading_cell(
             "vier",
             2,
-            "import torch\n\nassert torch.allclose(vier(torch.ones(3)), torch.full((3,), 4.0)), 'vier(x) soll 4 · x sein.'",
+            "import torch\n\n"
+            "assert torch.allclose(vier(torch.ones(3)), torch.full((3,), 4.0)), 'vier(x) soll 4 · x sein.'",
             f"_geheim = {MARKER!r}\nassert abs(vier(2.5) - 10.0) < 1e-9, 'vier(2,5) soll 10 sein.'",
         ),
         answer_cell("schicht", "import torch\n\n### BEGIN SOLUTION\nschicht = torch.nn.Linear(3, 2)\n### END SOLUTION"),
@@ -44,7 +45,8 @@ def attack_notebook():
             "schicht",
             2,
             "import torch\n\nassert isinstance(schicht, torch.nn.Linear), '`schicht` soll ein torch.nn.Linear sein.'\n"
-            "assert (schicht.in_features, schicht.out_features) == (3, 2), 'Die Schicht soll 3 Eingaben und 2 Neuronen haben.'",
+            "assert (schicht.in_features, schicht.out_features) == (3, 2), "
+            "'Die Schicht soll 3 Eingaben und 2 Neuronen haben.'",
             "_x = torch.randn(4, 3, generator=torch.Generator().manual_seed(1))\n"
             "with torch.no_grad():\n    _y = schicht(_x)\n"
             "assert torch.allclose(_y, _x @ schicht.weight.T + schicht.bias, atol=1e-6), 'Die Schicht rechnet falsch.'",
@@ -130,42 +132,67 @@ CASES = {
     "bibliotheken_gepatcht": (WRONG, with_top_cell(PATCHED_LIBRARIES), NONE, {**FULL, "wert": 0.0}),
     # lying objects
     "luegende_zahl": (
-        {"vier": LYING_FLOAT + "\ndef vier(x):\n    return Alles(0) if isinstance(x, float) else 4 * x",
-         "wert": LYING_FLOAT + "\nwert = Alles(9)"},
-        None, {**FULL, "vier": 0.0, "wert": 0.0}, FULL,
+        {
+            "vier": LYING_FLOAT + "\ndef vier(x):\n    return Alles(0) if isinstance(x, float) else 4 * x",
+            "wert": LYING_FLOAT + "\nwert = Alles(9)",
+        },
+        None,
+        {**FULL, "vier": 0.0, "wert": 0.0},
+        FULL,
     ),  # fmt: skip
     "luegendes_objekt": (
-        {"vier": LYING_OBJECT + "\ndef vier(x):\n    return Ja() if isinstance(x, float) else 4 * x",
-         "schicht": LYING_OBJECT + "\nschicht = Ja()", "wert": LYING_OBJECT + "\nwert = Ja()"},
-        None, {**FULL, "vier": 0.0, "schicht": 0.0, "wert": 0.0}, {**FULL, "schicht": 0.0},
+        {
+            "vier": LYING_OBJECT + "\ndef vier(x):\n    return Ja() if isinstance(x, float) else 4 * x",
+            "schicht": LYING_OBJECT + "\nschicht = Ja()",
+            "wert": LYING_OBJECT + "\nwert = Ja()",
+        },
+        None,
+        {**FULL, "vier": 0.0, "schicht": 0.0, "wert": 0.0},
+        {**FULL, "schicht": 0.0},
     ),  # fmt: skip
     # reading the hidden test code (In/_ih, a post_run_cell hook, the caller's frame)
     "liest_versteckt": (
         {"vier": READ_HIDDEN, "wert": "print(_ih)\nprint(dict(globals()))\nwert = 0.5"},
-        None, {**FULL, "vier": 0.0}, {**FULL, "vier": 0.0},
+        None,
+        {**FULL, "vier": 0.0},
+        {**FULL, "vier": 0.0},
     ),  # fmt: skip
     # hangs, floods and crashes while a test uses the student's code
     "endlos_im_test": (
         {"vier": "def vier(x):\n    while isinstance(x, float):\n        pass\n    return 4 * x"},
-        None, {**FULL, "vier": 0.0}, None,
+        None,
+        {**FULL, "vier": 0.0},
+        None,
     ),  # fmt: skip
     "unterbrechung_ignoriert": (
-        {"vier": "import signal\ndef vier(x):\n    signal.signal(signal.SIGINT, signal.SIG_IGN)\n"
-                 "    while isinstance(x, float):\n        pass\n    return 4 * x"},
-        None, NONE, None,
+        {
+            "vier": "import signal\ndef vier(x):\n    signal.signal(signal.SIGINT, signal.SIG_IGN)\n"
+            "    while isinstance(x, float):\n        pass\n    return 4 * x"
+        },
+        None,
+        NONE,
+        None,
     ),  # fmt: skip
     "flut_im_test": (
-        {"vier": "import sys\ndef vier(x):\n    for _ in range(200):\n        print('x' * 50_000)\n"
-                 "        print('y' * 50_000, file=sys.stderr)\n    return 4 * x"},
-        None, FULL, None,
+        {
+            "vier": "import sys\ndef vier(x):\n    for _ in range(200):\n        print('x' * 50_000)\n"
+            "        print('y' * 50_000, file=sys.stderr)\n    return 4 * x"
+        },
+        None,
+        FULL,
+        None,
     ),  # fmt: skip
     "riesige_antwort": (
         {"vier": "def vier(x):\n    return [0.5] * 3_000_000 if isinstance(x, float) else 4 * x"},
-        None, {**FULL, "vier": 0.0}, None,
+        None,
+        {**FULL, "vier": 0.0},
+        None,
     ),  # fmt: skip
     "absturz_im_test": (
         {"vier": "import os\ndef vier(x):\n    if isinstance(x, float):\n        os._exit(1)\n    return 4 * x"},
-        None, NONE, None,
+        None,
+        NONE,
+        None,
     ),  # fmt: skip
 }
 CONFIG = "c.Execute.timeout = 20\nc.SafeExecute.submission_timeout = 120\nc.SafeExecute.request_timeout = 5"

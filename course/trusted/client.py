@@ -34,8 +34,18 @@ MAX_MESSAGE_BYTES = 256 * 1024 * 1024  # a whole answer, buffers included (check
 MAX_JSON_BYTES = 32 * 1024 * 1024  # its JSON parts (checked before parsing)
 #: Exceptions of the student's code that keep their type on the trusted side (loops and
 #: ``getattr(obj, name, default)`` depend on them); every other one becomes :class:`StudentError`.
-KEPT_EXCEPTIONS = ("AttributeError", "IndexError", "KeyError", "StopIteration", "TypeError", "ValueError",
-                   "ZeroDivisionError", "NotImplementedError", "RecursionError", "OverflowError")
+KEPT_EXCEPTIONS = (
+    "AttributeError",
+    "IndexError",
+    "KeyError",
+    "StopIteration",
+    "TypeError",
+    "ValueError",
+    "ZeroDivisionError",
+    "NotImplementedError",
+    "RecursionError",
+    "OverflowError",
+)
 
 
 NOT_DATA = (
@@ -111,10 +121,14 @@ class Connection:
 
     def ping(self, seconds: float) -> bool:
         """One harmless request without interrupting anything: is the student's end answering?"""
-        msg = self.session.send(self.shell, "comm_msg", {
-            "comm_id": self.comm_id,
-            "data": {"op": "convert", "args": encode(["bool", True], [], _trusted_ref)},
-        })
+        msg = self.session.send(
+            self.shell,
+            "comm_msg",
+            {
+                "comm_id": self.comm_id,
+                "data": {"op": "convert", "args": encode(["bool", True], [], _trusted_ref)},
+            },
+        )
         try:
             reply, _ = self._wait(msg["header"]["msg_id"], seconds, interrupt=False)
         except NoAnswer:
@@ -364,8 +378,21 @@ class Ref:
     __invert__ = _forward("unary", "invert")
 
 
-for _name in ("add", "sub", "mul", "truediv", "floordiv", "mod", "pow", "matmul", "and", "or", "xor", "lshift",
-              "rshift"):
+for _name in (
+    "add",
+    "sub",
+    "mul",
+    "truediv",
+    "floordiv",
+    "mod",
+    "pow",
+    "matmul",
+    "and",
+    "or",
+    "xor",
+    "lshift",
+    "rshift",
+):
     _op = _name + "_" if _name in ("and", "or") else _name
     setattr(Ref, f"__{_name}__", _forward("binary", _op))
     setattr(Ref, f"__r{_name}__", _reflected(_op))

@@ -39,8 +39,14 @@ class TrustedKernelManager(AsyncKernelManager):
         self.transport = "ipc"
         self.ip = str(sockets_folder(self.runtime) / "test")
         self._kernel_spec = KernelSpec(
-            argv=[sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}",
-                  "--HistoryManager.hist_file=:memory:"],
+            argv=[
+                sys.executable,
+                "-m",
+                "ipykernel_launcher",
+                "-f",
+                "{connection_file}",
+                "--HistoryManager.hist_file=:memory:",
+            ],
             display_name="Python 3 (Tests der Bewertung)",
             language="python",
             env={},

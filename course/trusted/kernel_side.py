@@ -18,12 +18,40 @@ from course.trusted.protocol import ProtocolError, decode, encode
 TARGET = "course.bridge"
 BINARY = {
     name: getattr(operator, name)
-    for name in ("add", "sub", "mul", "truediv", "floordiv", "mod", "pow", "matmul", "and_", "or_", "xor",
-                 "lshift", "rshift", "lt", "le", "eq", "ne", "gt", "ge")
+    for name in (
+        "add",
+        "sub",
+        "mul",
+        "truediv",
+        "floordiv",
+        "mod",
+        "pow",
+        "matmul",
+        "and_",
+        "or_",
+        "xor",
+        "lshift",
+        "rshift",
+        "lt",
+        "le",
+        "eq",
+        "ne",
+        "gt",
+        "ge",
+    )
 }
 UNARY = {"neg": operator.neg, "pos": operator.pos, "abs": operator.abs, "invert": operator.invert}
-CONVERT = {"bool": bool, "float": float, "int": int, "index": operator.index, "complex": complex,
-           "len": len, "repr": repr, "str": str, "hash": hash}
+CONVERT = {
+    "bool": bool,
+    "float": float,
+    "int": int,
+    "index": operator.index,
+    "complex": complex,
+    "len": len,
+    "repr": repr,
+    "str": str,
+    "hash": hash,
+}
 MAX_TEXT = 100_000
 
 
@@ -40,8 +68,10 @@ class Objects:
             "t": "ref",
             "id": id(value),
             "name": getattr(cls, "__name__", "?")[:200],
-            "classes": [[str(getattr(c, "__module__", ""))[:200], str(getattr(c, "__qualname__", ""))[:200]]
-                        for c in getattr(cls, "__mro__", ())[:64]],
+            "classes": [
+                [str(getattr(c, "__module__", ""))[:200], str(getattr(c, "__qualname__", ""))[:200]]
+                for c in getattr(cls, "__mro__", ())[:64]
+            ],
             "is_class": isinstance(value, type),
         }
 

@@ -35,8 +35,22 @@ TENSOR_DTYPES = {
     "complex64": "complex64",
     "complex128": "complex128",
 }
-ARRAY_DTYPES = {"float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8", "uint16",
-                "uint32", "uint64", "bool", "complex64", "complex128"}
+ARRAY_DTYPES = {
+    "float16",
+    "float32",
+    "float64",
+    "int8",
+    "int16",
+    "int32",
+    "int64",
+    "uint8",
+    "uint16",
+    "uint32",
+    "uint64",
+    "bool",
+    "complex64",
+    "complex128",
+}
 MAX_DEPTH = 40
 MAX_NODES = 1_000_000
 MAX_STR = 10_000_000
@@ -67,8 +81,10 @@ def encode(value: Any, buffers: list, ref: Callable[[Any], dict], depth: int = 0
     if issubclass(cls, float):
         return {"t": "float", "v": float.__repr__(value)}
     if issubclass(cls, complex):
-        return {"t": "complex", "v": [float.__repr__(complex.real.__get__(value)),
-                                      float.__repr__(complex.imag.__get__(value))]}
+        return {
+            "t": "complex",
+            "v": [float.__repr__(complex.real.__get__(value)), float.__repr__(complex.imag.__get__(value))],
+        }
     if issubclass(cls, str):
         return {"t": "str", "v": str.__str__(value)}
     if issubclass(cls, bytes | bytearray):
@@ -82,8 +98,12 @@ def encode(value: Any, buffers: list, ref: Callable[[Any], dict], depth: int = 0
         if issubclass(cls, base):
             return {"t": kind, "v": [encode(v, buffers, ref, depth + 1) for v in base.__iter__(value)]}
     if issubclass(cls, dict):
-        return {"t": "dict", "v": [[encode(k, buffers, ref, depth + 1), encode(v, buffers, ref, depth + 1)]
-                                   for k, v in dict.items(value)]}
+        return {
+            "t": "dict",
+            "v": [
+                [encode(k, buffers, ref, depth + 1), encode(v, buffers, ref, depth + 1)] for k, v in dict.items(value)
+            ],
+        }
     special = _encode_library_value(value, buffers, ref, depth)
     if special is not None:
         return special
