@@ -99,8 +99,9 @@ CASES = {
         None,
         FULL,
     ),
-    # a kernel that answers every request with unrelated replies: bounded by the deadlines, costs only itself
-    "antwortflut": ({"eins": "a = 1\n" + REPLY_FLOOD}, None, dict.fromkeys(FULL, 0)),
+    # a kernel that answers every later cell with unrelated replies: bounded by the deadlines, costs only itself
+    # (its later cells never run; `a = 1` did, and the test of `eins` runs in the trusted kernel)
+    "antwortflut": ({"eins": "a = 1\n" + REPLY_FLOOD}, None, {**FULL, "zwei": 0, "drei": 0}),
     "riesenfehler": ({"eins": "a = 1\nraise ValueError('x' * 20_000_000)"}, None, FULL),
     "anzeige_updates": ({"eins": DISPLAY_UPDATES + "a = 1"}, None, FULL),
     "xss": ({"eins": XSS_OUTPUT + "a = 1", "warum": XSS_MARKDOWN}, None, FULL),

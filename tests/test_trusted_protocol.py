@@ -201,3 +201,26 @@ def test_the_student_side_answers_requests():
     assert answer["error"]["type"] == "AttributeError" and answer["error"]["builtin"]
     answer, _ = kernel_side.answer(objects, {"op": "unbekannt", "args": {"t": "list", "v": []}}, [])
     assert "error" in answer
+
+
+def test_references_the_trusted_side_dropped_are_forgotten():
+    objects = kernel_side.Objects()
+    kept, dropped = objects.ref([1]), objects.ref([2])
+    request = {"op": "convert", "args": encode(["len", [0]], [], None), "release": [dropped["id"], "kein int"]}
+    answer, _ = kernel_side.answer(objects, request, [])
+    assert answer["ok"] == {"t": "int", "v": "1"}
+    assert kept["id"] in objects.table and dropped["id"] not in objects.table
+
+
+def test_the_trusted_side_releases_references_it_no_longer_holds():
+    import gc
+
+    conn = client.Connection.__new__(client.Connection)
+    conn.refs, conn.released = client.weakref.WeakValueDictionary(), set()
+    ref = conn._ref({"t": "ref", "id": 7, "name": "X", "classes": []})
+    assert conn._ref({"t": "ref", "id": 7}) is ref and not conn.released
+    del ref
+    gc.collect()
+    assert conn.released == {7}
+    again = conn._ref({"t": "ref", "id": 7, "name": "X", "classes": []})  # handed out again before the release
+    assert conn.released == set() and again is conn.refs[7]

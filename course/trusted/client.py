@@ -22,6 +22,7 @@ from __future__ import annotations
 import builtins
 import sys
 import uuid
+import weakref
 from time import monotonic
 
 import zmq
@@ -77,7 +78,8 @@ class Connection:
         self.control = self._socket(zmq.DEALER, info, "control_port")
         self.comm_id = uuid.uuid4().hex
         self.iopub = self._socket(zmq.SUB, info, "iopub_port", subscribe=f"comm-{self.comm_id}".encode())
-        self.refs: dict[int, Ref] = {}
+        self.refs: weakref.WeakValueDictionary[int, Ref] = weakref.WeakValueDictionary()
+        self.released: set[int] = set()  # references the tests dropped: the student's side may forget them
         self.broken: str | None = None
         self.session.send(self.shell, "comm_open", {"comm_id": self.comm_id, "target_name": TARGET, "data": {}})
 
@@ -100,9 +102,9 @@ class Connection:
             raise NoAnswer(self.broken)
         buffers: list = []
         tree = encode(list(args), buffers, _trusted_ref)
-        msg = self.session.send(
-            self.shell, "comm_msg", {"comm_id": self.comm_id, "data": {"op": op, "args": tree}}, buffers=buffers
-        )
+        release, self.released = sorted(self.released), set()
+        data = {"op": op, "args": tree, "release": release}
+        msg = self.session.send(self.shell, "comm_msg", {"comm_id": self.comm_id, "data": data}, buffers=buffers)
         try:
             reply, reply_buffers = self._wait(msg["header"]["msg_id"])
         except KeyboardInterrupt:  # the test cell's own timeout: stop the student's side, too
@@ -185,9 +187,13 @@ class Connection:
         key = node.get("id")
         if not isinstance(key, int) or isinstance(key, bool):
             raise ProtocolError("ungültiger Verweis")
-        if key not in self.refs:
-            self.refs[key] = _proxy_class(node)(self, key, node)
-        return self.refs[key]
+        ref = self.refs.get(key)
+        if ref is None:
+            ref = _proxy_class(node)(self, key, node)
+            self.refs[key] = ref
+            self.released.discard(key)
+            weakref.finalize(ref, self.released.add, key)
+        return ref
 
     def names(self, names: list[str]) -> dict:
         found = self.request("names", list(names))
@@ -269,7 +275,7 @@ def _reflected(name):
 class Ref:
     """An object that stays in the student's kernel; operations on it are forwarded there."""
 
-    __slots__ = ("_conn", "_id", "_node")
+    __slots__ = ("_conn", "_id", "_node", "__weakref__")
 
     def __init__(self, conn: Connection, key: int, node: dict):
         object.__setattr__(self, "_conn", conn)

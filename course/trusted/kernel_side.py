@@ -129,6 +129,9 @@ OPS = {
 def answer(objects: Objects, data: dict, buffers: list) -> tuple[dict, list]:
     """Perform one request; exceptions become an ``error`` answer with type and message."""
     out: list = []
+    for key in data.get("release") or []:  # references the trusted side no longer holds
+        if isinstance(key, int):
+            objects.table.pop(key, None)
     try:
         args = decode(data.get("args", {"t": "list", "v": []}), buffers, objects.resolve)
         result = OPS[data["op"]](objects, *args)

@@ -157,6 +157,7 @@ def _encode_tensor(value, buffers, ref, depth, torch):
         "leaf": bool(value.is_leaf),
         "grad": None if grad is None else encode(grad, buffers, ref, depth + 1),
         "id": id(value),
+        "device": str(value.device),
     }
 
 
@@ -320,6 +321,12 @@ def _decode_tensor(tree, buffers, sub):
     tensor = torch.from_numpy(np.frombuffer(raw, dtype=item).reshape(shape).copy())
     if name == "bfloat16":
         tensor = tensor.view(torch.bfloat16)
+    device = tree.get("device")
+    if isinstance(device, str) and device.startswith("cuda") and len(device) < 16 and torch.cuda.is_available():
+        try:
+            tensor = tensor.to(device)  # back onto the GPU it came from, where this side has one
+        except (RuntimeError, ValueError):
+            pass
     if _field(tree, "rg", bool) and (tensor.is_floating_point() or tensor.is_complex()):
         tensor.requires_grad_(True)
         grad = tree.get("grad")
