@@ -17,6 +17,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from queue import Empty
 from time import monotonic
 
@@ -166,24 +167,37 @@ class SafeExecute(Execute):
         return {}
 
     async def async_start_new_kernel_client(self):
-        """The student's kernel gets its end of the test channel; then the trusted kernel starts and connects."""
-        kc = await super().async_start_new_kernel_client()
+        """The trusted kernel starts while the student's kernel gets ready; then the two are connected."""
         self.trusted_km = self.trusted_kc = None
         try:
-            if self.trusted_tests:
-                await self._require_ok(await self._async_run_silently(STUDENT_SIDE), "Kernel der Abgabe")
-                await self._async_start_trusted()
+            if not self.trusted_tests:
+                return await super().async_start_new_kernel_client()
+            started = await asyncio.gather(
+                super().async_start_new_kernel_client(), self._async_launch_trusted(), return_exceptions=True
+            )
+            for outcome in started:  # both have finished: nothing is left starting while we clean up
+                if isinstance(outcome, BaseException):
+                    raise outcome
+            kc = started[0]
+            await self._require_ok(await self._async_run_silently(STUDENT_SIDE), "Kernel der Abgabe")
+            await self._async_connect_trusted()
         except BaseException:
             await self._async_cleanup_kernel()
             raise
         return kc
 
-    async def _async_start_trusted(self) -> None:
+    async def _async_launch_trusted(self) -> None:
         self.trusted_km = TrustedKernelManager()
         await self.trusted_km.start()
         self.trusted_kc = self.trusted_km.client()
         self.trusted_kc.start_channels()
         await ensure_async(self.trusted_kc.wait_for_ready(timeout=self.startup_timeout))
+
+    async def _async_start_trusted(self) -> None:
+        await self._async_launch_trusted()
+        await self._async_connect_trusted()
+
+    async def _async_connect_trusted(self) -> None:
         code = trusted_side(self.km.get_connection_info(), self.request_timeout)
         await self._require_ok(await self._async_run_silently(code, kc=self.trusted_kc), "Kernel der Tests")
 
