@@ -222,7 +222,8 @@ class SafeExecute(Execute):
         try:
             await self._async_stop_trusted()
         finally:
-            await super()._async_cleanup_kernel()
+            if self.km is not None:  # nbclient may have cleaned up already (a client that failed to start)
+                await super()._async_cleanup_kernel()
 
     # nbclient binds its sync wrappers to its own coroutines: bind them to these
     start_new_kernel_client = run_sync(async_start_new_kernel_client)
