@@ -12,6 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import nbformat
 import pytest
 from formgrader import formgrader
 from harness import REPO, make_course
@@ -29,6 +30,7 @@ from test_trusted_tests import CLEANUP_HOOK, LYING_FLOAT, with_top_cell
 
 from course import grading, publish
 from course.api import nbgrader_api
+from course.cells import is_autograded_test
 from course.demo import write_submission
 from course.layout import read_notebook, source_notebook
 from course.scores import task_scores
@@ -48,7 +50,18 @@ CASES = {
     # attacks on the test cells themselves (they run in the trusted kernel every way)
     "hook_cleanup": ({"zwei": WRONG_ZWEI}, with_top_cell(CLEANUP_HOOK)),
     "luegende_zahl": ({"eins": LYING_FLOAT + "\na = Alles(2)"}, None),
+    "endlos_im_test": ({"zwei": "def zwei(x):\n    while x == 5:\n        pass\n    return 2 * x"}, None),
+    "liest_versteckt": (
+        {
+            "eins": 'get_ipython().events.register("post_run_cell", lambda r: print(r.info.raw_cell))\na = 1',
+            "zwei": "import inspect, sys\ndef zwei(x):\n    if x == 5:\n"
+            "        raise ValueError(inspect.getsource(sys._getframe(1)))\n    return 2 * x",
+            "drei": "print(_ih)\nc = 3",
+        },
+        None,
+    ),
 }
+HIDDEN_CODE = "zwei(5) == 10"  # from the hidden part of the test of `zwei`
 EXPECTED = {
     "loesung": FULL,
     "falsch": {**FULL, "zwei": 0},
@@ -58,6 +71,8 @@ EXPECTED = {
     "xss": FULL,
     "hook_cleanup": {**FULL, "zwei": 0},
     "luegende_zahl": {**FULL, "eins": 0},
+    "endlos_im_test": {**FULL, "zwei": 0},
+    "liest_versteckt": {**FULL, "zwei": 0},
 }
 WAYS = ("nbgrader", "formgrader", "course")
 
@@ -73,7 +88,8 @@ def points(root: Path) -> dict:
 
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
-    roots = {way: probe_course(tmp_path_factory.mktemp(way), CASES) for way in WAYS}
+    config = "c.Execute.timeout = 20\nc.SafeExecute.request_timeout = 5"
+    roots = {way: probe_course(tmp_path_factory.mktemp(way), CASES, config) for way in WAYS}
     nbgrader = Path(sys.executable).parent / "nbgrader"
     subprocess.run([str(nbgrader), "autograde", A], cwd=roots["nbgrader"], capture_output=True, timeout=900)
     with formgrader(roots["formgrader"], roots["formgrader"].parent / "server.log") as fg:
@@ -105,6 +121,19 @@ def test_a_submission_with_a_link_is_rejected_every_way(graded, way):
         assert "Abgabe abgelehnt" in answers["liest_loesung"]["log"]
     if way == "course":
         assert not results["liest_loesung"].ok and "Abgabe abgelehnt" in results["liest_loesung"].message
+
+
+@pytest.mark.parametrize("way", WAYS)
+def test_hidden_test_code_stays_out_of_the_students_cells(graded, way):
+    """The student's cells (shown in the feedback) never print hidden test code, however they try."""
+    roots = graded[0]
+    for student in EXPECTED:
+        nb = nbformat.read(roots[way] / "autograded" / student / A / "probe.ipynb", as_version=4)
+        student_cells = [c for c in nb.cells if c.cell_type == "code" and not is_autograded_test(c)]
+        assert not any(HIDDEN_CODE in str(c.outputs) for c in student_cells), student
+    nb = nbformat.read(roots[way] / "autograded" / "liest_versteckt" / A / "probe.ipynb", as_version=4)
+    outputs = str([c.outputs for c in nb.cells if c.cell_type == "code" and not is_autograded_test(c)])
+    assert "print(_ih)" in outputs, "the attack ran: its hook printed the student's own cells"
 
 
 def test_the_formgrader_shows_student_html_as_text(graded):
