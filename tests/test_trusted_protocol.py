@@ -7,6 +7,7 @@ had); what the trusted side decodes is checked node by node; references never de
 from __future__ import annotations
 
 import math
+import numbers
 
 import numpy as np
 import pytest
@@ -148,6 +149,8 @@ def test_a_reference_claims_only_classes_the_trusted_side_has():
     assert not isinstance(fake, torch.nn.Linear)
     bogus, _ = make_ref([["os", "system"], ["nicht.geladen", "X"]])
     assert not isinstance(bogus, torch.nn.Module)
+    forged, _ = make_ref([["builtins", "float"], ["builtins", "object"]])  # a real float would be data
+    assert not isinstance(forged, float) and not isinstance(forged, numbers.Real)
 
 
 def test_comparisons_and_truth_values_are_not_asked_of_the_student():

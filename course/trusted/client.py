@@ -55,6 +55,9 @@ NOT_DATA = (
 )
 
 
+PLAIN_TYPES = (bool, int, float, complex, str, bytes, bytearray, list, tuple, dict, set, frozenset, slice, range)
+
+
 class StudentError(RuntimeError):
     """An exception raised by the student's code while a test used it."""
 
@@ -253,7 +256,8 @@ def _trusted_class(classes) -> type | None:
         for part in qualname.split("."):
             target = getattr(target, part, None) if target is not None and part.isidentifier() else None
         if isinstance(target, type) and module != "__main__":
-            return target
+            # a real int, float, str, list, ... always arrives as data: a reference claiming one is forged
+            return None if issubclass(target, PLAIN_TYPES) else target
     return None
 
 
