@@ -197,12 +197,13 @@ def write_case(root: Path, student: str, base_answers: dict, answers_: dict, tam
         (folder / "extra" / "daten.txt").write_text("x")
 
 
-def probe_course(tmp: Path, cases: dict, extra_config: str = "c.Execute.timeout = 20") -> Path:
-    """The probe course released, with one submission per ``student -> (answers, tamper, ...)`` of ``cases``."""
+def probe_course(tmp: Path, cases: dict, extra_config: str = "c.Execute.timeout = 20", notebook=None) -> Path:
+    """The probe course (or ``notebook`` as its assignment) released, with one submission per
+    ``student -> (answers, tamper, ...)`` of ``cases``."""
     root = tmp / "kurs"
     (root / "source" / A).mkdir(parents=True)
     (root / "nbgrader_config.py").write_text((REPO / "nbgrader_config.py").read_text() + f"\n{extra_config}\n")
-    nbformat.write(robust_notebook(), root / "source" / A / "probe.ipynb")
+    nbformat.write(notebook or robust_notebook(), root / "source" / A / "probe.ipynb")
     publish.release(root, A)
     solution = solution_answers(read_notebook(source_notebook(root, A)))
     for student, (answers_, tamper, *_) in cases.items():

@@ -15,16 +15,14 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from harness import REPO, answer_cell, grading_cell, probe_notebook
+from harness import answer_cell, grading_cell, probe_notebook
 from nbformat.v4 import new_code_cell
+from test_robust_grading import A, probe_course
 
 from course import grading, publish
 from course.cells import is_autograded_test
-from course.layout import read_notebook, source_notebook, student_notebook
 from course.scores import task_scores
-from course.submissions import fill_answers, solution_answers
 
-A = "01_angriffe"
 FULL = {"vier": 2.0, "schicht": 2.0, "wert": 1.0}
 NONE = dict.fromkeys(FULL, 0.0)
 MARKER = "GEHEIM-7431"
@@ -199,22 +197,7 @@ CONFIG = "c.Execute.timeout = 20\nc.SafeExecute.submission_timeout = 120\nc.Safe
 
 
 def make_course(tmp: Path, config: str, students: list[str]) -> Path:
-    root = tmp / "kurs"
-    (root / "source" / A).mkdir(parents=True)
-    (root / "nbgrader_config.py").write_text((REPO / "nbgrader_config.py").read_text() + f"\n{config}\n")
-    nbformat.write(attack_notebook(), root / "source" / A / "probe.ipynb")
-    publish.release(root, A)
-    solution = solution_answers(read_notebook(source_notebook(root, A)))
-    student_nb = read_notebook(student_notebook(root, A))
-    for student in students:
-        answers, tamper, *_ = CASES[student]
-        nb = fill_answers(student_nb, {**solution, **answers})
-        if tamper:
-            nb = tamper(nb)
-        folder = root / "submitted" / student / A
-        folder.mkdir(parents=True)
-        nbformat.write(nb, folder / "probe.ipynb")
-    return root
+    return probe_course(tmp, {s: CASES[s] for s in students}, config, notebook=attack_notebook())
 
 
 def grade(root: Path):

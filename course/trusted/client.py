@@ -28,9 +28,8 @@ from time import monotonic
 import zmq
 from jupyter_client.session import Session
 
-from course.trusted.protocol import ProtocolError, decode, encode
+from course.trusted.protocol import ARITHMETIC, TARGET, ProtocolError, decode, encode
 
-TARGET = "course.bridge"
 MAX_MESSAGE_BYTES = 256 * 1024 * 1024  # a whole answer, buffers included (checked by ZeroMQ)
 MAX_JSON_BYTES = 32 * 1024 * 1024  # its JSON parts (checked before parsing)
 #: Exceptions of the student's code that keep their type on the trusted side (loops and
@@ -388,22 +387,8 @@ class Ref:
     __invert__ = _forward("unary", "invert")
 
 
-for _name in (
-    "add",
-    "sub",
-    "mul",
-    "truediv",
-    "floordiv",
-    "mod",
-    "pow",
-    "matmul",
-    "and",
-    "or",
-    "xor",
-    "lshift",
-    "rshift",
-):
-    _op = _name + "_" if _name in ("and", "or") else _name
+for _op in ARITHMETIC:
+    _name = _op.rstrip("_")
     setattr(Ref, f"__{_name}__", _forward("binary", _op))
     setattr(Ref, f"__r{_name}__", _reflected(_op))
 

@@ -13,33 +13,9 @@ import operator
 import sys
 import types
 
-from course.trusted.protocol import ProtocolError, decode, encode
+from course.trusted.protocol import ARITHMETIC, TARGET, ProtocolError, decode, encode
 
-TARGET = "course.bridge"
-BINARY = {
-    name: getattr(operator, name)
-    for name in (
-        "add",
-        "sub",
-        "mul",
-        "truediv",
-        "floordiv",
-        "mod",
-        "pow",
-        "matmul",
-        "and_",
-        "or_",
-        "xor",
-        "lshift",
-        "rshift",
-        "lt",
-        "le",
-        "eq",
-        "ne",
-        "gt",
-        "ge",
-    )
-}
+BINARY = {name: getattr(operator, name) for name in ARITHMETIC}
 UNARY = {"neg": operator.neg, "pos": operator.pos, "abs": operator.abs, "invert": operator.invert}
 CONVERT = {
     "bool": bool,
