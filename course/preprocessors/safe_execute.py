@@ -17,6 +17,7 @@
 
 from __future__ import annotations
 
+import ast
 import asyncio
 from queue import Empty
 from time import monotonic
@@ -200,6 +201,9 @@ class SafeExecute(Execute):
     async def _async_connect_trusted(self) -> None:
         code = trusted_side(self.km.get_connection_info(), self.request_timeout)
         await self._require_ok(await self._async_run_silently(code, kc=self.trusted_kc), "Kernel der Tests")
+        # The test cells' imports (torch takes a second) load now, while the student's cells run; the first test
+        # cell's reply is then waited for behind them. No reply is awaited here, errors show in the test cells.
+        self.trusted_kc.execute(test_imports(self.nb), silent=True, store_history=False, allow_stdin=False)
 
     async def _require_ok(self, reply: dict, which: str) -> None:
         content = reply.get("content", {})
@@ -257,7 +261,7 @@ class SafeExecute(Execute):
         """
         socket = zmq.Socket.shadow(self.kc.iopub_channel.socket.underlying)
         end = monotonic() + seconds
-        while monotonic() < end and socket.poll(50):
+        while monotonic() < end and socket.poll(5):
             socket.recv_multipart()
 
     def process_message(self, msg, cell, cell_index):
@@ -270,6 +274,19 @@ class SafeExecute(Execute):
             if used > self.max_output_chars or self._notebook_chars > self.max_notebook_output_chars:
                 return None
         return super().process_message(msg, cell, cell_index)
+
+
+def test_imports(nb) -> str:
+    """The top-level import statements of the notebook's graded test cells, each once."""
+    found: dict[str, None] = {}
+    for cell in nb.cells:
+        if is_autograded_test(cell):
+            try:
+                tree = ast.parse(cell.source)
+            except SyntaxError:
+                continue
+            found.update(dict.fromkeys(ast.unparse(n) for n in tree.body if isinstance(n, ast.Import | ast.ImportFrom)))
+    return "\n".join(found)
 
 
 def mark_not_run(nb, first: int) -> None:

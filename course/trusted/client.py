@@ -74,7 +74,8 @@ class Connection:
 
     def __init__(self, info: dict, deadline: float = 60.0):
         self.deadline = deadline
-        self.session = Session(key=info["key"].encode(), signature_scheme=info.get("signature_scheme", "hmac-sha256"))
+        key = info["key"] if isinstance(info["key"], bytes) else info["key"].encode()
+        self.session = Session(key=key, signature_scheme=info.get("signature_scheme", "hmac-sha256"))
         self.context = zmq.Context()
         self.shell = self._socket(zmq.DEALER, info, "shell_port")
         self.control = self._socket(zmq.DEALER, info, "control_port")
