@@ -2,10 +2,13 @@
 
 In JupyterLab a test cell runs in the student's kernel; during grading it runs in the trusted
 kernel (:mod:`course.trusted`), where the student's objects are copies (plain data) or references.
-Two things need a helper there:
+Three things need a helper there:
 
 - :func:`identity` -- ``id()`` of an object *in the student's kernel*: the same number for the
   same object, also for tensors that arrived as copies (``id()`` of a copy is a different number);
+- :func:`call_with_inputs` -- a call that also returns its arguments as they are afterwards: the
+  arguments a test passes are copies in the student's kernel, so a function that changes its input
+  in place (``x.clamp_(min=0)``) is only seen through them;
 - :func:`student_module` -- a module as the student's kernel has it, to build objects *there*
   (for example a model or a ``DataLoader`` handed to the student's ``train`` function, or to seed
   the student's random number generator).  Everything a test computes to compare with stays
@@ -38,3 +41,15 @@ def student_module(name: str):
     if connection is None:
         return importlib.import_module(name)
     return connection.module(name)
+
+
+def call_with_inputs(function, *args, **kwargs):
+    """``function(*args, **kwargs)``; returns ``(result, args, kwargs)``, the arguments as they are after the call."""
+    from course.trusted.client import Ref
+
+    if isinstance(function, Ref):
+        result, args_after, kwargs_after = object.__getattribute__(function, "_conn").request(
+            "call_inputs", function, list(args), kwargs
+        )
+        return result, tuple(args_after), kwargs_after
+    return function(*args, **kwargs), args, kwargs

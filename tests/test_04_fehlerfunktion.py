@@ -36,6 +36,11 @@ VARIANTS = {
     "richtig_summe_durch_n": Variant(
         answers={"mse": "def mse(x, y):\n    return ((x - y) ** 2).sum() / x.shape[0]"},
     ),
+    # Wrong: the right value, but computed in place in the caller's tensor.
+    "falsch_mse_inplace": Variant(
+        answers={"mse": "def mse(x, y):\n    x -= y\n    x **= 2\n    return x.mean()"},
+        points={"mse": 0},
+    ),
     # Wrong: rounded to whole numbers (the visible cases are whole numbers, random pairs are not); rounded
     # to 4 places (close enough for the visible float32 check, not for the hidden float64 one).
     "falsch_gerundet": Variant(

@@ -86,6 +86,7 @@ OPS = {
     "setattr": lambda o, obj, name, value: setattr(obj, name, value),
     "delattr": lambda o, obj, name: delattr(obj, name),
     "call": lambda o, obj, args, kwargs: obj(*args, **kwargs),
+    "call_inputs": lambda o, obj, args, kwargs: [obj(*args, **kwargs), args, kwargs],
     "getitem": lambda o, obj, key: obj[key],
     "setitem": lambda o, obj, key, value: operator.setitem(obj, key, value),
     "delitem": lambda o, obj, key: operator.delitem(obj, key),
