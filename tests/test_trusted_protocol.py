@@ -233,9 +233,8 @@ def test_a_call_can_return_its_inputs_as_they_are_afterwards():
     """A function that changes its (copied) input in place is seen through the copy it changed."""
     objects = kernel_side.Objects()
     function = objects.ref(lambda t: t.clamp_(min=0))
-    args = {"t": "list", "v": [function, encode([torch.tensor([-1.0, 2.0])], [], None), encode({}, [], None)]}
     buffers: list = []
-    args["v"][1] = encode([torch.tensor([-1.0, 2.0])], buffers, None)
+    args = {"t": "list", "v": [function, encode([torch.tensor([-1.0, 2.0])], buffers, None), encode({}, [], None)]}
     answer, out = kernel_side.answer(objects, {"op": "call_inputs", "args": args}, buffers)
     result, (after,), _ = decode(answer["ok"], out, objects.resolve)
     assert torch.equal(after, torch.tensor([0.0, 2.0])) and torch.equal(result, after)
