@@ -88,7 +88,7 @@ def points(root: Path) -> dict:
 
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
-    config = "c.Execute.timeout = 20\nc.SafeExecute.request_timeout = 5"
+    config = "c.Execute.timeout = 20\nc.SafeExecute.request_timeout = 20"
     roots = {way: probe_course(tmp_path_factory.mktemp(way), CASES, config) for way in WAYS}
     nbgrader = Path(sys.executable).parent / "nbgrader"
     subprocess.run([str(nbgrader), "autograde", A], cwd=roots["nbgrader"], capture_output=True, timeout=900)

@@ -193,7 +193,7 @@ CASES = {
         None,
     ),  # fmt: skip
 }
-CONFIG = "c.Execute.timeout = 20\nc.SafeExecute.submission_timeout = 120\nc.SafeExecute.request_timeout = 5"
+CONFIG = "c.Execute.timeout = 30\nc.SafeExecute.submission_timeout = 240\nc.SafeExecute.request_timeout = 20"
 
 
 def make_course(tmp: Path, config: str, students: list[str]) -> Path:
@@ -261,7 +261,7 @@ def test_hidden_code_never_reaches_the_student(protected, control):
 
 def test_failing_tests_explain_in_german(protected):
     root = protected[0]
-    assert "nicht innerhalb von 5 s geantwortet" in outputs_text(root, "endlos_im_test")
+    assert "nicht innerhalb von 20 s geantwortet" in outputs_text(root, "endlos_im_test")
     assert "reagiert nicht mehr" in outputs_text(root, "unterbrechung_ignoriert")
     assert "wird im Test nicht ausgewertet" in outputs_text(root, "luegendes_objekt")
 
