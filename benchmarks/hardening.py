@@ -4,7 +4,8 @@
 
 Grades the three demo submissions of every assignment with ``course grade -j 1`` in one run (in the order
 old, new, new, old, averaged per side, so a change of the machine's load during the run favours neither) and on the
-same submissions and notebooks: with the course package and ``nbgrader_config.py`` of COMMIT (default: the last
+same kind of submissions (the demo's: solution, partly solved, blank): with the course package, ``nbgrader_config.py``
+and notebooks of COMMIT (default: the last
 commit before the hardened path; ``--baseline e3a35dd`` is the hardened path before the trusted test kernel)
 and with the current ones.  Both are timed the same way (the grading call
 alone, in a fresh process per assignment); the current path's pre-flight check (the reference solution run
@@ -53,9 +54,9 @@ print(json.dumps({"seconds": time.perf_counter() - start, "preflight": preflight
 
 
 def extract(commit: str, target: Path) -> None:
-    """``course/`` and ``nbgrader_config.py`` of ``commit`` into ``target``."""
+    """``course/``, ``source/`` and ``nbgrader_config.py`` of ``commit`` into ``target``."""
     archive = subprocess.run(
-        ["git", "archive", "--format=tar", commit, "course", "nbgrader_config.py"],
+        ["git", "archive", "--format=tar", commit, "course", "source", "nbgrader_config.py"],
         cwd=REPO,
         capture_output=True,
         check=True,
@@ -88,7 +89,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         extract(args.baseline, tmp / "alt")
-        old_root = fresh_course(tmp / "vorher", names, tmp / "alt" / "nbgrader_config.py")
+        old_root = fresh_course(tmp / "vorher", names, tmp / "alt" / "nbgrader_config.py", tmp / "alt" / "source")
         new_root = fresh_course(tmp / "jetzt", names)
         old_total = new_total = preflight_total = 0.0
         for name in names:

@@ -35,13 +35,15 @@ def timed(fn, *args, **kwargs) -> float:
     return time.perf_counter() - start
 
 
-def fresh_course(tmp: Path, names: list[str], config: Path = REPO / "nbgrader_config.py") -> Path:
-    """A copy of the course with ``names`` released and their three demo submissions written."""
+def fresh_course(
+    tmp: Path, names: list[str], config: Path = REPO / "nbgrader_config.py", source: Path = REPO / "source"
+) -> Path:
+    """A copy of the course (notebooks from ``source``) with ``names`` released and their demo submissions written."""
     root = tmp / "kurs"
     (root / "source").mkdir(parents=True)
     shutil.copy(config, root / "nbgrader_config.py")
     for name in names:
-        shutil.copytree(REPO / "source" / name, root / "source" / name)
+        shutil.copytree(source / name, root / "source" / name)
     publish.release(root)
     for name in names:
         for student, answers in demo.demo_answers(root, name).items():
