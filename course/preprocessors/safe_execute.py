@@ -180,7 +180,7 @@ class SafeExecute(Execute):
                 if isinstance(outcome, BaseException):
                     raise outcome
             kc = started[0]
-            await self._require_ok(await self._async_run_silently(STUDENT_SIDE), "Kernel der Abgabe")
+            self._require_ok(await self._async_run_silently(STUDENT_SIDE), "Kernel der Abgabe")
             await self._async_connect_trusted()
         except BaseException:
             await self._async_cleanup_kernel()
@@ -200,12 +200,13 @@ class SafeExecute(Execute):
 
     async def _async_connect_trusted(self) -> None:
         code = trusted_side(self.km.get_connection_info(), self.request_timeout)
-        await self._require_ok(await self._async_run_silently(code, kc=self.trusted_kc), "Kernel der Tests")
+        self._require_ok(await self._async_run_silently(code, kc=self.trusted_kc), "Kernel der Tests")
         # The test cells' imports (torch takes a second) load now, while the student's cells run; the first test
         # cell's reply is then waited for behind them. No reply is awaited here, errors show in the test cells.
         self.trusted_kc.execute(test_imports(self.nb), silent=True, store_history=False, allow_stdin=False)
 
-    async def _require_ok(self, reply: dict, which: str) -> None:
+    @staticmethod
+    def _require_ok(reply: dict, which: str) -> None:
         content = reply.get("content", {})
         if content.get("status") != "ok":
             detail = f"{content.get('ename', 'keine Antwort')}: {content.get('evalue', '')}"

@@ -269,6 +269,15 @@ def _forward(op, name=None):
     return method
 
 
+def _converted(kind, name):
+    """``len(ref)``, ``float(ref)``, ...: asked of the student's side, the answer must have Python's required type."""
+
+    def method(self):
+        return _as(kind, object.__getattribute__(self, "_conn").request("convert", name, self))
+
+    return method
+
+
 def _reflected(name):
     def method(self, other):
         return object.__getattribute__(self, "_conn").request("binary", name, other, self)
@@ -344,24 +353,6 @@ class Ref:
     def __bool__(self):
         raise TypeError(NOT_DATA.format(what="Ein Wahrheitswert"))
 
-    def __len__(self):
-        return _as(int, object.__getattribute__(self, "_conn").request("convert", "len", self))
-
-    def __repr__(self):
-        return _as(str, object.__getattribute__(self, "_conn").request("convert", "repr", self))
-
-    def __str__(self):
-        return _as(str, object.__getattribute__(self, "_conn").request("convert", "str", self))
-
-    def __float__(self):
-        return _as(float, object.__getattribute__(self, "_conn").request("convert", "float", self))
-
-    def __int__(self):
-        return _as(int, object.__getattribute__(self, "_conn").request("convert", "int", self))
-
-    def __index__(self):
-        return _as(int, object.__getattribute__(self, "_conn").request("convert", "index", self))
-
     def __instancecheck__(self, obj):
         if not isinstance(obj, Ref):
             return False  # trusted data is never an instance of the student's classes
@@ -378,6 +369,12 @@ class Ref:
     def __reduce_ex__(self, protocol):
         raise TypeError("Verweise auf Objekte deiner Abgabe lassen sich nicht kopieren.")
 
+    __len__ = _converted(int, "len")
+    __repr__ = _converted(str, "repr")
+    __str__ = _converted(str, "str")
+    __float__ = _converted(float, "float")
+    __int__ = _converted(int, "int")
+    __index__ = _converted(int, "index")
     __getitem__ = _forward("getitem")
     __setitem__ = _forward("setitem")
     __delitem__ = _forward("delitem")
