@@ -54,6 +54,7 @@ c.Autograde.autograde_preprocessors = [
 c.Execute.timeout = 120  # seconds per cell; then the kernel is interrupted and grading goes on
 c.Execute.interrupt_on_timeout = True
 c.SafeExecute.submission_timeout = 900  # seconds for the whole notebook
+c.SafeExecute.request_timeout = 60  # seconds per call a test cell makes into the student's kernel (< timeout)
 c.SafeExecute.max_output_chars = 200_000
 c.SafeExecute.max_notebook_output_chars = 2_000_000
 

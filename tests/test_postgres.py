@@ -25,8 +25,10 @@ from course.layout import coursedir
 ASSIGNMENTS = ("01_neuronen", "02_aktivierung")
 EXTRA = ("extra-1", "extra-2")  # two more students of 01, so eight submissions keep eight workers busy
 MANUAL = {"demo-loesung": (1.5, "Gut begründet."), "demo-teilweise": (0.5, "Nur die Hälfte.")}
-# A submission that tries to put the gradebook's password into its own feedback.
-SPY = "import os\nprint('DB:', os.environ.get('COURSE_DB_URL'))\n"
+# A submission that tries to put the gradebook's password into its own feedback.  It raises instead of
+# printing: an error also comes with the execute reply, while a print's stream message can arrive after the
+# cell has ended when eight graders (sixteen kernels) share two cores, and then misses the feedback.
+SPY = "import os\nraise RuntimeError(f\"DB: {os.environ.get('COURSE_DB_URL')}\")\n"
 
 
 def set_db(url: str | None) -> None:

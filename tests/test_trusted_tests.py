@@ -193,7 +193,10 @@ CASES = {
         None,
     ),  # fmt: skip
 }
-CONFIG = "c.Execute.timeout = 30\nc.SafeExecute.submission_timeout = 240\nc.SafeExecute.request_timeout = 20"
+# Requests time out (20 s, then a 5 s ping) well before their test cell does (60 s), also on a busy machine.
+CONFIG = "c.Execute.timeout = 60\nc.SafeExecute.submission_timeout = 300\nc.SafeExecute.request_timeout = 20"
+# The other order: the test cell's own timeout (15 s) ends a request that has 60 s.
+CELL_FIRST = "c.Execute.timeout = 15\nc.SafeExecute.submission_timeout = 300\nc.SafeExecute.request_timeout = 60"
 
 
 def make_course(tmp: Path, config: str, students: list[str]) -> Path:
@@ -263,7 +266,8 @@ def test_failing_tests_explain_in_german(protected):
     root = protected[0]
     assert "nicht innerhalb von 20 s geantwortet" in outputs_text(root, "endlos_im_test")
     stuck = outputs_text(root, "unterbrechung_ignoriert")  # later cells: the kernel no longer answers
-    assert "nicht innerhalb von 20 s" in stuck and ("reagiert nicht mehr" in stuck or "Nicht ausgeführt" in stuck)
+    assert "nicht innerhalb von 20 s" in stuck and "KernelHängt" in stuck and "Nicht ausgeführt" in stuck
+    assert "KernelAbgestürzt" not in stuck
     assert "wird im Test nicht ausgewertet" in outputs_text(root, "luegendes_objekt")
 
 
@@ -272,3 +276,23 @@ def test_floods_during_a_test_stay_out_of_the_notebook(protected):
     size = (root / "autograded" / "flut_im_test" / A / "probe.ipynb").stat().st_size
     assert size < 200_000, size
     assert not re.search("x{1000}", outputs_text(root, "flut_im_test"))
+
+
+@pytest.fixture(scope="module")
+def cell_first(tmp_path_factory):
+    root = make_course(tmp_path_factory.mktemp("zelle_zuerst"), CELL_FIRST, ["endlos_im_test", "unterbrechung_ignoriert"])
+    return (root, *grade(root))
+
+
+def test_test_cell_timeout_before_the_request_deadline(cell_first):
+    """The test cell's timeout interrupts the trusted kernel mid-request: only that test fails, with a German
+    message; the student's kernel is interrupted, too, and later cells are graded as usual."""
+    root, results, scores = cell_first
+    assert all(r.ok for r in results.values()), {s: r.message for s, r in results.items()}
+    assert scores["endlos_im_test"] == {**FULL, "vier": 0.0}
+    loop = outputs_text(root, "endlos_im_test")
+    assert "Zeitüberschreitung" in loop
+    assert not any(e in loop for e in ("KernelAbgestürzt", "KernelHängt", "TestAbgebrochen", "NichtAusgeführt"))
+    assert scores["unterbrechung_ignoriert"] == NONE  # stuck for good: the next cell ends the submission
+    stuck = outputs_text(root, "unterbrechung_ignoriert")
+    assert "Zeitüberschreitung" in stuck and "KernelHängt" in stuck and "KernelAbgestürzt" not in stuck

@@ -27,7 +27,7 @@ from nbclient.exceptions import DeadKernelError
 from nbclient.util import ensure_async, run_sync
 from nbformat.notebooknode import NotebookNode
 from nbgrader.preprocessors import Execute
-from traitlets import Bool, Integer
+from traitlets import Bool, Dict, Integer
 
 from course.cells import is_autograded_test
 from course.sandbox_kernel import SandboxKernelManager
@@ -38,7 +38,12 @@ KERNEL_DIED = (
     "Speicherzugriffsfehler oder mehr Speicher, Prozesse oder Rechenzeit, als die Bewertung erlaubt). "
     "Die Zellen davor sind bewertet; diese und alle folgenden Zellen wurden nicht ausgeführt."
 )
-NOT_RUN = "Nicht ausgeführt, weil der Kernel in einer früheren Zelle abgestürzt ist."
+KERNEL_STUCK = (
+    "Der Python-Kernel reagiert in dieser Zelle nicht mehr: er ließ sich nach einer Zeitüberschreitung nicht "
+    "unterbrechen (zum Beispiel eine Endlosschleife, die KeyboardInterrupt abfängt). Die Zellen davor sind "
+    "bewertet; diese und alle folgenden Zellen wurden nicht ausgeführt."
+)
+NOT_RUN = "Nicht ausgeführt, weil der Kernel in einer früheren Zelle abgestürzt ist oder nicht mehr reagiert hat."
 OUT_OF_TIME = (
     "Nicht ausgeführt: Die Abgabe hat ihr Zeitbudget für die Bewertung ({seconds} s) aufgebraucht, "
     "zum Beispiel durch Endlosschleifen in mehreren Zellen."
@@ -46,6 +51,14 @@ OUT_OF_TIME = (
 TEST_CRASHED = (
     "Der Kernel der Tests ist bei diesem Test abgestürzt (zum Beispiel, weil deine Abgabe ihm zu große Daten "
     "geschickt hat). Dieser Test zählt als nicht bestanden."
+)
+TEST_ABORTED = (
+    "Dieser Test wurde abgebrochen, weil er länger lief, als die Bewertung erlaubt (zum Beispiel, weil dein Code "
+    "in einer Endlosschleife steckte). Dieser Test zählt als nicht bestanden."
+)
+CELL_TIMEOUT = (
+    "Die Zelle wurde abgebrochen, weil sie länger lief, als die Bewertung erlaubt (zum Beispiel durch eine "
+    "Endlosschleife)."
 )
 TRUNCATED = "\n... Ausgabe gekürzt: diese Zelle hat mehr als {limit} Zeichen ausgegeben ...\n"
 SETUP_SECONDS = 60
@@ -108,6 +121,10 @@ class SafeExecute(Execute):
         help="Run graded test cells in the trusted kernel (course.trusted). Switch off only to compare: then the "
         "student's code can change how the tests run.",
     ).tag(config=True)
+    error_on_timeout = Dict(
+        {"ename": "Zeitüberschreitung", "evalue": CELL_TIMEOUT, "traceback": [f"Zeitüberschreitung: {CELL_TIMEOUT}"]},
+        help="The error a cell gets when it runs past ``timeout`` (shown to the student, so in German).",
+    ).tag(config=True)
     request_timeout = Integer(
         60, help="Wall-clock seconds the student's kernel has to answer one request of a test cell."
     ).tag(config=True)
@@ -127,8 +144,9 @@ class SafeExecute(Execute):
         except Exception as exc:  # DeadKernelError, a kernel that cannot be reached, ...
             if self._current_cell is None:
                 raise KernelStartError(f"Der Bewertungs-Kernel ließ sich nicht starten: {exc}") from exc
-            self.log.warning("Kernel died in cell %s: %s", self._current_cell, exc)
-            mark_not_run(nb, self._current_cell)
+            self.log.warning("Kernel lost in cell %s: %s", self._current_cell, exc)
+            # nbclient says DeadKernelError when the process is gone; otherwise it stopped answering
+            mark_not_run(nb, self._current_cell, KERNEL_DIED if isinstance(exc, DeadKernelError) else KERNEL_STUCK)
             return nb, resources
 
     def preprocess_cell(self, cell, resources, index):
@@ -196,10 +214,10 @@ class SafeExecute(Execute):
 
     async def _async_start_trusted(self) -> None:
         await self._async_launch_trusted()
-        await self._async_connect_trusted()
+        await self._async_connect_trusted(first=False)
 
-    async def _async_connect_trusted(self) -> None:
-        code = trusted_side(self.km.get_connection_info(), self.request_timeout)
+    async def _async_connect_trusted(self, first: bool = True) -> None:
+        code = trusted_side(self.km.get_connection_info(), self.request_timeout, first)
         self._require_ok(await self._async_run_silently(code, kc=self.trusted_kc), "Kernel der Tests")
         # The test cells' imports (torch takes a second) load now, while the student's cells run; the first test
         # cell's reply is then waited for behind them. No reply is awaited here, errors show in the test cells.
@@ -243,11 +261,14 @@ class SafeExecute(Execute):
         try:
             return super().preprocess_cell(cell, resources, index)
         except DeadKernelError:
-            self.log.warning("The trusted test kernel died in cell %s; restarting it", index)
+            self.log.warning("The trusted test kernel died in cell %s; replacing it", index)
+            cell.outputs = [_error("TestAbgestürzt", TEST_CRASHED)]
+        except Exception as exc:  # e.g. no IOPub message after a timeout: the trusted kernel's state is unknown
+            self.log.warning("The trusted test kernel failed in cell %s (%s); replacing it", index, exc)
+            cell.outputs = [_error("TestAbgebrochen", TEST_ABORTED)]
         finally:
             self.kc, self.km = student
             self._drop_channel_messages()
-        cell.outputs = [_error("TestAbgestürzt", TEST_CRASHED)]
         self._stop_trusted()
         self._start_trusted()
         return cell, resources
@@ -290,11 +311,12 @@ def test_imports(nb) -> str:
     return "\n".join(found)
 
 
-def mark_not_run(nb, first: int) -> None:
-    """Give cell ``first`` the crash message and every later code cell a "not run" error."""
+def mark_not_run(nb, first: int, reason: str = KERNEL_DIED) -> None:
+    """Give cell ``first`` the ``reason`` the kernel was lost and every later code cell a "not run" error."""
     for index, cell in enumerate(nb.cells):
         if index < first or cell.cell_type != "code":
             continue
-        message = KERNEL_DIED if index == first else NOT_RUN
+        message = reason if index == first else NOT_RUN
         cell.outputs = [o for o in cell.outputs if o.get("output_type") != "error"]
-        cell.outputs.append(_error("KernelAbgestürzt" if index == first else "NichtAusgeführt", message))
+        ename = "NichtAusgeführt" if index != first else "KernelAbgestürzt" if reason == KERNEL_DIED else "KernelHängt"
+        cell.outputs.append(_error(ename, message))

@@ -20,8 +20,13 @@ from __future__ import annotations
 import json
 
 
-def setup(info_json: str, deadline: float) -> None:
-    """Run in the trusted kernel: connect to the student's kernel and let test cells see its names."""
+def setup(info_json: str, deadline: float, first: bool = True) -> None:
+    """Run in the trusted kernel: connect to the student's kernel and let test cells see its names.
+
+    The ``first`` connection must get an answer (else the grading environment is broken); a later one,
+    after the trusted kernel was replaced mid-notebook, may find the student's kernel stuck: then every
+    request fails at once with a German message.
+    """
     from IPython import get_ipython
 
     from course.trusted import client, names
@@ -29,5 +34,7 @@ def setup(info_json: str, deadline: float) -> None:
     connection = client.attach(json.loads(info_json), deadline=deadline)
     # the first answers can get lost while the subscription is still connecting: ask again
     if not any(connection.ping(0.5) for _ in range(30)):
-        raise RuntimeError("Der Kernel der Abgabe antwortet nicht auf den Test-Kanal.")
+        if first:
+            raise RuntimeError("Der Kernel der Abgabe antwortet nicht auf den Test-Kanal.")
+        connection.broken = client.STUCK
     names.install(get_ipython(), connection)

@@ -57,6 +57,12 @@ NOT_DATA = (
 PLAIN_TYPES = (bool, int, float, complex, str, bytes, bytearray, list, tuple, dict, set, frozenset, slice, range)
 
 
+STUCK = (
+    "Dein Code reagiert nicht mehr (er hat sich nach einer Zeitüberschreitung nicht unterbrechen lassen). "
+    "Die folgenden Tests konnten ihn nicht mehr benutzen."
+)
+
+
 class StudentError(RuntimeError):
     """An exception raised by the student's code while a test used it."""
 
@@ -84,6 +90,7 @@ class Connection:
         self.refs: weakref.WeakValueDictionary[int, Ref] = weakref.WeakValueDictionary()
         self.released: set[int] = set()  # references the tests dropped: the student's side may forget them
         self.broken: str | None = None
+        self.unchecked = False  # interrupted without waiting whether it worked
         self.session.send(self.shell, "comm_open", {"comm_id": self.comm_id, "target_name": TARGET, "data": {}})
 
     def _socket(self, kind, info, port_key, subscribe=None):
@@ -101,6 +108,9 @@ class Connection:
     # -- requests
 
     def request(self, op: str, *args):
+        if self.unchecked:
+            self.unchecked = False
+            self._check_alive()
         if self.broken:
             raise NoAnswer(self.broken)
         buffers: list = []
@@ -111,7 +121,8 @@ class Connection:
         try:
             reply, reply_buffers = self._wait(msg["header"]["msg_id"])
         except KeyboardInterrupt:  # the test cell's own timeout: stop the student's side, too
-            self._interrupt()
+            self.session.send(self.control, "interrupt_request", {})
+            self.unchecked = True  # whether it stopped is asked by the next request: this cell must end now
             raise
         if "error" in reply:
             raise _student_exception(reply["error"])
@@ -178,11 +189,12 @@ class Connection:
         poller.register(self.control, zmq.POLLIN)
         if poller.poll(timeout=2000):
             self.control.recv_multipart()
-        if not self.ping(5.0):
-            self.broken = (
-                "Dein Code reagiert nicht mehr (er hat sich nach einer Zeitüberschreitung nicht unterbrechen "
-                "lassen). Die folgenden Tests konnten ihn nicht mehr benutzen."
-            )
+        self._check_alive()
+
+    def _check_alive(self, seconds: float = 5.0) -> None:
+        """After an interrupt: if the student's kernel does not answer a ping, every later request fails at once."""
+        if not self.ping(seconds):
+            self.broken = STUCK
 
     # -- references
 

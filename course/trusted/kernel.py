@@ -23,10 +23,11 @@ from course.sandbox import make_runtime, remove_runtime, sockets_folder
 STUDENT_SIDE = '__import__("course.trusted.kernel_side", fromlist=["serve"]).serve()'
 
 
-def trusted_side(info: dict, deadline: float) -> str:
+def trusted_side(info: dict, deadline: float, first: bool = True) -> str:
     """Code run silently in the trusted kernel to connect it (the student's connection info as JSON)."""
     plain = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in info.items()}
-    return f'__import__("course.trusted", fromlist=["setup"]).setup({json.dumps(plain)!r}, {float(deadline)!r})'
+    args = f"{json.dumps(plain)!r}, {float(deadline)!r}, {bool(first)!r}"
+    return f'__import__("course.trusted", fromlist=["setup"]).setup({args})'
 
 
 class TrustedKernelManager(AsyncKernelManager):
