@@ -280,7 +280,9 @@ def test_floods_during_a_test_stay_out_of_the_notebook(protected):
 
 @pytest.fixture(scope="module")
 def cell_first(tmp_path_factory):
-    root = make_course(tmp_path_factory.mktemp("zelle_zuerst"), CELL_FIRST, ["endlos_im_test", "unterbrechung_ignoriert"])
+    root = make_course(
+        tmp_path_factory.mktemp("zelle_zuerst"), CELL_FIRST, ["endlos_im_test", "unterbrechung_ignoriert"]
+    )
     return (root, *grade(root))
 
 
