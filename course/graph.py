@@ -50,8 +50,8 @@ def _build(root, rankdir: str, fmt: str, max_width: float) -> Digraph:
     if rankdir in ("TB", "BT"):
         graph_attr["ranksep"] = "0.3"  # the value boxes are stacked (three lines): less space between ranks
     dot = Digraph(format=fmt, graph_attr=graph_attr)
-    nodes, edges = trace(root)
-    for node in sorted(nodes, key=id):
+    nodes = in_fixed_order(root)
+    for node in nodes:
         uid = str(id(node))
         label = getattr(node, "label", "") or ""
         # A record's fields lie side by side from left to right and one above the other from top to bottom.
@@ -64,9 +64,32 @@ def _build(root, rankdir: str, fmt: str, max_width: float) -> Digraph:
         if op:
             dot.node(uid + op, label=op)
             dot.edge(uid + op, uid)
-    for child, parent in sorted(edges, key=lambda e: (id(e[0]), id(e[1]))):
-        dot.edge(str(id(child)), str(id(parent)) + getattr(parent, "_op", ""))
+    for parent in nodes:
+        for child in _inputs(parent):
+            dot.edge(str(id(child)), str(id(parent)) + getattr(parent, "_op", ""))
     return dot
+
+
+def _inputs(node) -> list:
+    """The inputs of ``node`` sorted by what they show (a set of inputs iterates by memory address)."""
+    return sorted(getattr(node, "_prev", ()), key=lambda v: (str(getattr(v, "label", "") or ""), _number(v.data)))
+
+
+def in_fixed_order(root) -> list:
+    """The nodes of the graph that ends in ``root``, inputs before results, in the same order every run.
+
+    graphviz lays out nodes in the order they are declared; ordered by memory address, the same graph
+    was drawn differently from run to run.
+    """
+    order, seen, todo = [], set(), [root]
+    while todo:
+        node = todo.pop()
+        if node in seen:
+            continue
+        seen.add(node)
+        order.append(node)
+        todo.extend(reversed(_inputs(node)))
+    return order[::-1]
 
 
 def natural_size(dot: Digraph) -> tuple[float, float]:

@@ -233,13 +233,18 @@ def remove_cgroups(record: Path) -> None:
 # --------------------------------------------------------------------------- the wrapper
 
 
-def _readonly_targets(folder: Path) -> list[Path]:
-    """``folder`` and the targets of symbolic links inside it (two levels deep), for read-only binds."""
-    paths = [folder.resolve()]
+def _readonly_targets(folder: Path) -> list[tuple[Path, Path]]:
+    """``(source, place)`` read-only binds: ``folder`` and the targets of symbolic links inside it (two levels
+    deep).  A link's target is also bound where the link literally points, so a chain of links (a target below
+    another link, such as ``../shared`` being a link itself) still leads somewhere inside the sandbox."""
+    resolved = folder.resolve()
+    binds = [(resolved, resolved)]
     for path in [*folder.glob("*"), *folder.glob("*/*")]:
-        if path.is_symlink():
-            paths.append(path.resolve())
-    return [p for p in paths if p.exists()]
+        if path.is_symlink() and path.exists():
+            target = path.resolve()
+            literal = Path(os.path.normpath(path.parent / os.readlink(path)))
+            binds += [(target, target)] + ([(target, literal)] if literal != target else [])
+    return [bind for bind in dict.fromkeys(binds) if bind[0].exists()]
 
 
 def other_site_packages(*inside: Path) -> list[Path]:
@@ -295,13 +300,13 @@ def bwrap_command(runtime: Path, connection_file: Path, workdir: Path, uid: int,
     cmd += ["--proc", "/proc", "--dev", "/dev"]
     cmd += ["--perms", "1777", "--size", str(limits.tmp_mb * 1024**2), "--tmpfs", "/tmp"]
     extra_sites = other_site_packages(python_home, venv)
-    binds = [("--ro-bind", path) for path in dict.fromkeys([python_home, venv, package, *extra_sites])]
+    binds = [("--ro-bind", path, path) for path in dict.fromkeys([python_home, venv, package, *extra_sites])]
     if data.exists():
-        binds += [("--ro-bind", path) for path in _readonly_targets(data)]
+        binds += [("--ro-bind", source, place) for source, place in _readonly_targets(data)]
     mounted = [Path(p) for p in ("/usr", "/etc", "/proc", "/dev", "/sys", "/tmp")]
     made: set[Path] = set()
     # the sockets' folder last: nothing bound later (the working folder) may hide it
-    for kind, path in [*binds, ("--bind", workdir), ("--bind", ipc)]:
+    for kind, source, path in [*binds, ("--bind", runtime / "arbeit", workdir), ("--bind", ipc, ipc)]:
         # bubblewrap would create missing parent folders with the host's modes (/root is 0700):
         # create them readable for the kernel's user first
         for parent in reversed(path.parents):
@@ -309,7 +314,6 @@ def bwrap_command(runtime: Path, connection_file: Path, workdir: Path, uid: int,
             if parent != Path("/") and parent not in made and (not inside_mount or Path("/tmp") in parent.parents):
                 cmd += ["--perms", "0755", "--dir", str(parent)]
                 made.add(parent)
-        source = runtime / "arbeit" if path == workdir else path
         cmd += [kind, str(source), str(path)]
         mounted.append(path)
     cmd += ["--chdir", str(workdir)]

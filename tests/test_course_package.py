@@ -14,6 +14,7 @@ from harness import answer_cell, free_text_cell, grading_cell, probe_notebook
 
 import course
 from course import data
+from course.graph import in_fixed_order
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -144,6 +145,26 @@ def test_draw_dot_fits_every_graph_into_the_output_area(shape):
     assert width <= OUTPUT_AREA_PX
     assert dot.graph_attr["rankdir"] == {"chain": "TB", "broad": "LR"}[shape]
     assert (scale < 1.0) == (shape == "chain")
+
+
+def test_draw_dot_draws_the_same_graph_the_same_way_every_time():
+    """Sets of inputs iterate by memory address: the drawing must not depend on where the nodes were created."""
+
+    def chain(constants):
+        node = Node(0.0, label="x0")
+        for i in range(40):
+            node = Node(float(i), (node, constants[i]), "+", f"x{i + 1}")
+        return node
+
+    forwards = [Node(1.0, label=f"c{i}") for i in range(40)]
+    backwards = [Node(1.0, label=f"c{i}") for i in reversed(range(40))][::-1]  # created the other way round
+    drawings = []
+    for constants in (forwards, backwards):
+        root = chain(constants)
+        names = {str(id(v)): v.label for v in in_fixed_order(root)}
+        svg = course.draw_dot(root).pipe(format="svg").decode()
+        drawings.append(re.sub(r"\d{6,}", lambda m, names=names: names.get(m.group(), m.group()), svg))
+    assert drawings[0] == drawings[1]
 
 
 def test_draw_dot_without_graphviz_executable(monkeypatch):

@@ -1,6 +1,7 @@
 """Fast unit tests of the course's grading pieces (milliseconds each, no kernel)."""
 
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -146,6 +147,27 @@ def test_the_kernel_command_drops_root_and_passes_no_secrets(tmp_path, monkeypat
         assert "--reuid=612345" in command and "--cap-drop" in command
     else:
         assert "--unshare-user" in command
+
+
+def test_data_behind_a_chain_of_links_is_readable_in_the_sandbox(tmp_path, monkeypatch):
+    """data/MNIST/raw -> <x>/shared/... where <x>/shared is itself a link (a checkout beside a linked ../shared)."""
+    real = tmp_path / "echt" / "data" / "MNIST" / "raw"
+    real.mkdir(parents=True)
+    (real / "bilder.txt").write_text("MNIST")
+    (tmp_path / "shared").symlink_to(tmp_path / "echt")
+    data = tmp_path / "kurs" / "data"
+    (data / "MNIST").mkdir(parents=True)
+    (data / "MNIST" / "raw").symlink_to(tmp_path / "shared" / "data" / "MNIST" / "raw")
+    monkeypatch.setenv("COURSE_DATA_DIR", str(data))
+    runtime = tmp_path / "laufzeit"
+    (runtime / "arbeit").mkdir(parents=True)
+    (runtime / "ipc").mkdir()
+    (runtime / sandbox.SOCKETS_FILE).write_text(str(runtime / "ipc"))
+    command = sandbox.bwrap_command(runtime, runtime / "k.json", Path("/tmp/arbeit"), 612345, sandbox.Limits())
+    code = f"print(open({str(data / 'MNIST' / 'raw' / 'bilder.txt')!r}).read())"
+    command = [*command[: command.index("ipykernel_launcher") - 1], "-c", code]  # python -c instead of a kernel
+    done = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip() == "MNIST", done.stderr
 
 
 def test_cell_conventions():
