@@ -238,3 +238,37 @@ def test_a_call_can_return_its_inputs_as_they_are_afterwards():
     answer, out = kernel_side.answer(objects, {"op": "call_inputs", "args": args}, buffers)
     result, (after,), _ = decode(answer["ok"], out, objects.resolve)
     assert torch.equal(after, torch.tensor([0.0, 2.0])) and torch.equal(result, after)
+
+
+def test_each_outside_grading_is_the_plain_list_comprehension():
+    """In JupyterLab (no connection) `each`, `attribute` and `method` are plain Python."""
+    from course.testing import attribute, each, method
+
+    assert client.connection is None
+    values = [1.5, -2.0, 3.25]
+    assert each(attribute("real"), values) == [v.real for v in values]
+    assert each(method("__add__", 1), values) == [v + 1 for v in values]
+    assert each(pow, values, [2, 3, 1]) == [v**e for v, e in zip(values, [2, 3, 1], strict=True)]
+    assert each(attribute("real", "imag"), [2 + 3j]) == [(2.0, 3.0)]
+
+
+def test_each_asks_the_student_side_once_per_list():
+    """With a reference, the whole list is one `list(map(...))` call in the student's kernel."""
+    from types import SimpleNamespace
+
+    from course.testing import each
+
+    function, conn = make_ref([], name="function")
+    calls: list = []
+
+    def student_map(f, *lists):
+        calls.append((f, lists))
+        return "map object"
+
+    modules: list = []
+    conn.module = lambda name: modules.append(name) or SimpleNamespace(list=lambda m: [m, "as list"], map=student_map)
+    assert each(function, [1, 2], [3, 4]) == ["map object", "as list"]
+    assert each(function, [5]) == ["map object", "as list"]
+    assert calls == [(function, ([1, 2], [3, 4])), (function, ([5],))]
+    assert modules == ["builtins"]  # looked up once per connection
+    assert each(len, ["ab", "c"]) == [2, 1]  # a trusted function is applied here
