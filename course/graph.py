@@ -22,19 +22,11 @@ MAX_HEIGHT_IN = 100.0
 def trace(root):
     """Return ``(nodes, edges)`` of the graph that ends in ``root``.
 
-    ``edges`` holds ``(input, output)`` pairs.  Iterative, so deep graphs do
+    ``edges`` holds ``(input, output)`` pairs.  Iterative (:func:`in_fixed_order`), so deep graphs do
     not hit Python's recursion limit.
     """
-    nodes, edges, todo = set(), set(), [root]
-    while todo:
-        node = todo.pop()
-        if node in nodes:
-            continue
-        nodes.add(node)
-        for child in getattr(node, "_prev", ()):
-            edges.add((child, node))
-            todo.append(child)
-    return nodes, edges
+    nodes = in_fixed_order(root)
+    return set(nodes), {(child, node) for node in nodes for child in _inputs(node)}
 
 
 def _number(value) -> str:

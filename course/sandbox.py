@@ -244,7 +244,7 @@ def _readonly_targets(folder: Path) -> list[tuple[Path, Path]]:
             target = path.resolve()
             literal = Path(os.path.normpath(path.parent / os.readlink(path)))
             binds += [(target, target)] + ([(target, literal)] if literal != target else [])
-    return [bind for bind in dict.fromkeys(binds) if bind[0].exists()]
+    return list(dict.fromkeys(binds))  # the caller checked that ``folder`` exists; each link target exists
 
 
 def other_site_packages(*inside: Path) -> list[Path]:

@@ -146,7 +146,10 @@ class SafeExecute(Execute):
                 raise KernelStartError(f"Der Bewertungs-Kernel ließ sich nicht starten: {exc}") from exc
             self.log.warning("Kernel lost in cell %s: %s", self._current_cell, exc)
             # nbclient says DeadKernelError when the process is gone; otherwise it stopped answering
-            mark_not_run(nb, self._current_cell, KERNEL_DIED if isinstance(exc, DeadKernelError) else KERNEL_STUCK)
+            if isinstance(exc, DeadKernelError):
+                mark_not_run(nb, self._current_cell, "KernelAbgestürzt", KERNEL_DIED)
+            else:
+                mark_not_run(nb, self._current_cell, "KernelHängt", KERNEL_STUCK)
             return nb, resources
 
     def preprocess_cell(self, cell, resources, index):
@@ -311,12 +314,11 @@ def test_imports(nb) -> str:
     return "\n".join(found)
 
 
-def mark_not_run(nb, first: int, reason: str = KERNEL_DIED) -> None:
-    """Give cell ``first`` the ``reason`` the kernel was lost and every later code cell a "not run" error."""
+def mark_not_run(nb, first: int, ename: str, reason: str) -> None:
+    """Give cell ``first`` the error ``ename``/``reason`` (why the kernel was lost), every later code cell a
+    "not run" error."""
     for index, cell in enumerate(nb.cells):
         if index < first or cell.cell_type != "code":
             continue
-        message = reason if index == first else NOT_RUN
         cell.outputs = [o for o in cell.outputs if o.get("output_type") != "error"]
-        ename = "NichtAusgeführt" if index != first else "KernelAbgestürzt" if reason == KERNEL_DIED else "KernelHängt"
-        cell.outputs.append(_error(ename, message))
+        cell.outputs.append(_error(ename, reason) if index == first else _error("NichtAusgeführt", NOT_RUN))
