@@ -50,8 +50,10 @@ def test_control_the_same_course_grades_normally(course):
     assert sum(row["score"] or 0 for row in task_scores(course, A)) == 2 * 4
 
 
-def test_without_course_data_dir_the_kernels_use_the_course_s_data(tmp_path, monkeypatch):
-    """Outside the tests nobody sets COURSE_DATA_DIR: pre-flight and grading find <course>/data themselves."""
+@pytest.mark.parametrize("name", ["04_fehlerfunktion", "06_mnist"])
+def test_without_course_data_dir_the_kernels_use_the_course_s_data(name, tmp_path, monkeypatch):
+    """Outside the tests nobody sets COURSE_DATA_DIR: pre-flight and grading find <course>/data themselves,
+    the student's kernel and the trusted one (06's test cells load MNIST for their expected values)."""
     import shutil
 
     from harness import make_course
@@ -59,11 +61,14 @@ def test_without_course_data_dir_the_kernels_use_the_course_s_data(tmp_path, mon
     from course.demo import write_submission
 
     monkeypatch.delenv("COURSE_DATA_DIR", raising=False)
-    name = "04_fehlerfunktion"
     root = make_course(tmp_path, name)
     (root / "data").mkdir()
-    for split in ("train", "test"):
-        shutil.copy(REPO / "data" / f"1d_dataset_{split}.pt", root / "data")
+    if name == "06_mnist":  # the MNIST subset, linked as `make install` links it
+        (root / "data" / "MNIST").mkdir()
+        (root / "data" / "MNIST" / "raw").symlink_to((REPO / "data" / "MNIST" / "raw").resolve())
+    else:
+        for split in ("train", "test"):
+            shutil.copy(REPO / "data" / f"1d_dataset_{split}.pt", root / "data")
     write_submission(root, name, "anna", solution_answers(read_notebook(source_notebook(root, name))))
     (result,) = grading.grade(root, name, progress=False)
     assert result.ok, result.message

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import ast
 import asyncio
+from pathlib import Path
 from queue import Empty
 from time import monotonic
 
@@ -30,6 +31,7 @@ from nbgrader.preprocessors import Execute
 from traitlets import Bool, Dict, Integer
 
 from course.cells import is_autograded_test
+from course.sandbox import grading_data
 from course.sandbox_kernel import SandboxKernelManager
 from course.trusted.kernel import STUDENT_SIDE, TrustedKernelManager, trusted_side
 
@@ -209,7 +211,8 @@ class SafeExecute(Execute):
         return kc
 
     async def _async_launch_trusted(self) -> None:
-        self.trusted_km = TrustedKernelManager()
+        notebook_folder = Path(self.resources.get("metadata", {}).get("path") or ".")
+        self.trusted_km = TrustedKernelManager(data=grading_data(notebook_folder.resolve()))
         await self.trusted_km.start()
         self.trusted_kc = self.trusted_km.client()
         self.trusted_kc.start_channels()

@@ -17,7 +17,7 @@ from pathlib import Path
 from jupyter_client.kernelspec import KernelSpec
 from jupyter_client.manager import AsyncKernelManager
 
-from course.sandbox import make_runtime, remove_runtime, sockets_folder
+from course.sandbox import DATA_ENV, make_runtime, remove_runtime, sockets_folder
 
 #: Run silently in the student's kernel before its first cell.
 STUDENT_SIDE = '__import__("course.trusted.kernel_side", fromlist=["serve"]).serve()'
@@ -33,7 +33,9 @@ def trusted_side(info: dict, deadline: float, first: bool = True) -> str:
 class TrustedKernelManager(AsyncKernelManager):
     """A plain Python kernel in an empty working folder, with its sockets in a private folder."""
 
-    def __init__(self, **kwargs):
+    def __init__(self, data: Path | None = None, **kwargs):
+        """``data``: the data folder the student's kernel sees, so that ``course.data_dir()`` in a test cell
+        finds the same files (the trusted kernel's own working folder is empty and outside any course)."""
         super().__init__(**kwargs)
         self.runtime: Path = make_runtime()
         (self.runtime / "work").mkdir(mode=0o700)
@@ -50,7 +52,7 @@ class TrustedKernelManager(AsyncKernelManager):
             ],
             display_name="Python 3 (Tests der Bewertung)",
             language="python",
-            env={},
+            env={DATA_ENV: str(data)} if data is not None and data.is_dir() else {},
         )
 
     async def start(self) -> None:
