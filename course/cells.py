@@ -15,6 +15,9 @@ from nbgrader.utils import is_grade, is_solution
 TEST_PREFIX = "test_"
 BEGIN_HIDDEN, END_HIDDEN = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
 SOLUTION_MARKER = re.compile(r"^\s*### (BEGIN|END) SOLUTION\s*$")
+#: A graded test cell's outputs keep only stdout lines that start with this mark (a passing check says so in
+#: one German line); every other stream, warning and result of a test cell is dropped during grading.
+PASS_MARK = "✔ "
 
 
 def nbgrader_meta(cell) -> dict:
