@@ -3,24 +3,30 @@
 Grading itself is nbgrader's, configured in ``nbgrader_config.py`` (sandbox, structure
 repair, caps, sanitizing), exactly as ``nbgrader autograde`` and the Formgrader run it.
 This module adds only what a batch needs: a pre-flight check that the grading
-environment can run the reference solution, one worker process per submission
-(``python -m course.worker``) with a wall-clock budget, several at a time, a
-progress bar and a result per submission.
+environment can run the reference solution (skipped while nothing it depends on
+changed), long-lived worker processes (``python -m course.worker``, one per parallel
+slot, each grading submission after submission with one nbgrader set-up) with a
+wall-clock budget per submission, a progress bar and a typed result per submission.
 """
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from functools import cache, partial
+from multiprocessing.connection import Connection
 from pathlib import Path
 
 from course.database import mask_password
@@ -32,6 +38,18 @@ from course.sandbox import remove_runtime
 WORKER_MARGIN = 120
 
 
+class FailureKind:
+    """Why a submission was not graded (``GradeResult.kind``), decided from the type of what failed."""
+
+    REJECTED = "abgelehnt"  # the submission itself: links, a missing or broken notebook, too large
+    COURSE = "kurs"  # the course: no student version released, an unknown assignment
+    ENVIRONMENT = "umgebung"  # the grading environment: the kernel could not start
+    GRADEBOOK = "gradebook"  # the database, after retries
+    BUDGET = "zeitbudget"  # ran past its wall-clock budget; its worker was killed
+    WORKER_LOST = "abgestürzt"  # the worker process died while it graded this submission
+    ERROR = "fehler"  # anything else nbgrader raised
+
+
 @dataclass
 class GradeResult:
     assignment: str
@@ -39,6 +57,7 @@ class GradeResult:
     ok: bool
     message: str = ""
     seconds: float = 0.0
+    kind: str = ""  # a FailureKind when not ok
 
 
 def precheck(root: Path, assignment: str, student: str, max_bytes: int = MAX_SUBMISSION_BYTES) -> None:
@@ -91,49 +110,165 @@ def _own_session_dying_with_parent() -> None:
     _prctl()(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
-def grade_one(root: Path, assignment: str, student: str, threads: int = 1, budget: float | None = None) -> GradeResult:
-    """Grade one submission in a worker process; kill it (and all it started) after ``budget`` seconds.
+class Worker:
+    """A long-lived grading process (``python -m course.worker ROOT FD``) for one course.
 
-    The worker keeps its kernels' runtime folders in a temporary folder of its own, removed
-    afterwards together with whatever a killed worker left there (sockets, cgroups).
+    It sets nbgrader up once and grades the submissions it is sent one after another, each in a
+    fresh sandboxed kernel; requests and results travel as data on a socket pair, never on
+    stdout.  Its own process group dies with the thread that started it (``PR_SET_PDEATHSIG``)
+    and is killed as a whole when a submission runs past its budget; the worker is then gone and
+    :meth:`grade` reports that submission alone.  Kernels keep their runtime folders in a
+    temporary folder of the worker's (``TMPDIR``), removed by :meth:`close`.
+    """
+
+    def __init__(self, root: Path, threads: int = 1):
+        self.root, self.threads = root, threads
+        self.scratch = Path(tempfile.mkdtemp(prefix="nn-kurs-bewertung-"))
+        self.log = self.scratch / "worker.log"
+        env = {
+            **os.environ,
+            "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", str(threads)),
+            "TMPDIR": str(self.scratch),
+        }
+        _prctl()
+        ours, theirs = socket.socketpair()
+        try:
+            with self.log.open("wb") as log:
+                self.proc = subprocess.Popen(
+                    [sys.executable, "-m", "course.worker", str(root), str(theirs.fileno())],
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=log,
+                    env=env,
+                    pass_fds=[theirs.fileno()],
+                    preexec_fn=_own_session_dying_with_parent,
+                )
+        except BaseException:
+            ours.close()
+            shutil.rmtree(self.scratch, ignore_errors=True)
+            raise
+        finally:
+            theirs.close()
+        self.conn = Connection(ours.detach())
+
+    @property
+    def alive(self) -> bool:
+        return self.proc.poll() is None and not self.conn.closed
+
+    def grade(self, assignment: str, student: str, budget: float) -> GradeResult:
+        """Grade one submission; after ``budget`` seconds the worker is killed (and this object is spent)."""
+        start = time.perf_counter()
+        try:
+            self.conn.send_bytes(json.dumps({"assignment": assignment, "student": student}).encode())
+            if self.conn.poll(budget):
+                data = json.loads(self.conn.recv_bytes())
+                return GradeResult(**{**data, "seconds": time.perf_counter() - start})
+        except (EOFError, OSError, ValueError, TypeError):  # the worker died (or sent something that is no result)
+            self.close(kill=True, keep_log=True)
+            tail = mask_password(self._log_tail())
+            self.close()
+            message = f"Bewertungsprozess endete mit Code {self.proc.returncode}: {tail}"
+            seconds = time.perf_counter() - start
+            return GradeResult(assignment, student, False, message, seconds, FailureKind.WORKER_LOST)
+        self.close(kill=True)
+        message = f"Bewertung nach {budget:.0f} s abgebrochen (Zeitbudget der Abgabe überschritten)"
+        return GradeResult(assignment, student, False, message, time.perf_counter() - start, FailureKind.BUDGET)
+
+    def _log_tail(self) -> str:
+        try:
+            lines = self.log.read_text(errors="replace").strip().splitlines()
+        except OSError:
+            lines = []
+        return (lines or ["ohne Meldung"])[-1]
+
+    def close(self, kill: bool = False, keep_log: bool = False) -> None:
+        """End the worker (at once with ``kill``, else when it has finished) and remove its temporary folder
+        (but for its log with ``keep_log``)."""
+        if not self.conn.closed:
+            self.conn.close()  # an idle worker ends on the closed connection
+        if kill or self.proc.poll() is None:
+            try:
+                self.proc.wait(timeout=0 if kill else 10)
+            except subprocess.TimeoutExpired:
+                pass
+            if self.proc.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self.proc.pid, signal.SIGKILL)  # the worker and the sandbox launcher; bwrap the kernel
+                self.proc.wait()
+        for runtime in self.scratch.glob("nn-kurs-kernel-*"):
+            remove_runtime(runtime)
+        if not keep_log:
+            shutil.rmtree(self.scratch, ignore_errors=True)
+
+
+#: The worker of each thread that grades (a thread-pool slot, a Dask worker thread), reused while it lives.
+_workers = threading.local()
+_all_workers: dict[Worker, threading.Thread] = {}  # each with the thread it belongs to
+_all_lock = threading.Lock()
+
+
+def _worker_key(root: Path, threads: int) -> tuple:
+    """What a worker was started with: a change (configuration, environment) needs a new worker."""
+    try:
+        config = (root / "nbgrader_config.py").stat().st_mtime_ns
+    except OSError:
+        config = None
+    return (str(root), threads, config, hash(frozenset(os.environ.items())))
+
+
+def _thread_worker(root: Path, threads: int) -> Worker:
+    key = _worker_key(root, threads)
+    current: Worker | None = getattr(_workers, "worker", None)
+    if current is not None and (_workers.key != key or not current.alive):
+        _forget(current)
+        current = None
+    if current is None:
+        current = Worker(root, threads)
+        _workers.worker, _workers.key = current, key
+        with _all_lock:
+            _all_workers[current] = threading.current_thread()
+    return current
+
+
+def _forget(worker: Worker, kill: bool = False) -> None:
+    worker.close(kill=kill)
+    with _all_lock:
+        _all_workers.pop(worker, None)
+    if getattr(_workers, "worker", None) is worker:
+        _workers.worker = None
+
+
+def close_workers(everyone: bool = False) -> None:
+    """End the workers whose thread has ended (a batch's thread pool), or with ``everyone`` all (at exit)."""
+    with _all_lock:
+        workers = [w for w, thread in _all_workers.items() if everyone or not thread.is_alive()]
+        for worker in workers:
+            del _all_workers[worker]
+    for worker in workers:
+        worker.close()
+
+
+atexit.register(close_workers, everyone=True)
+
+
+def grade_one(root: Path, assignment: str, student: str, threads: int = 1, budget: float | None = None) -> GradeResult:
+    """Grade one submission in this thread's worker process; kill it (and all it started) after ``budget`` seconds.
+
+    The worker stays for the next submission of this thread (one nbgrader set-up for many
+    submissions); one killed, dead or started with another configuration is replaced.
     """
     start = time.perf_counter()
     try:
         precheck(root, assignment, student)
     except CourseError as exc:
-        return GradeResult(assignment, student, False, str(exc), time.perf_counter() - start)
+        return GradeResult(assignment, student, False, str(exc), time.perf_counter() - start, FailureKind.REJECTED)
     budget = budget or worker_budget(root)
-    scratch = Path(tempfile.mkdtemp(prefix="nn-kurs-bewertung-"))
-    env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", str(threads)), "TMPDIR": str(scratch)}
-    _prctl()
-    try:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "course.worker", str(root), assignment, student],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=env,
-            preexec_fn=_own_session_dying_with_parent,
-        )
-        try:
-            stdout, stderr = proc.communicate(timeout=budget)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)  # the worker and the sandbox launcher; bwrap takes the kernel
-            proc.communicate()
-            message = f"Bewertung nach {budget:.0f} s abgebrochen (Zeitbudget der Abgabe überschritten)"
-            return GradeResult(assignment, student, False, message, time.perf_counter() - start)
-    finally:
-        for runtime in scratch.glob("nn-kurs-kernel-*"):
-            remove_runtime(runtime)
-        shutil.rmtree(scratch, ignore_errors=True)
-    seconds = time.perf_counter() - start
-    lines = [line for line in stdout.splitlines() if line.strip()]
-    try:
-        return GradeResult(**{**json.loads(lines[-1]), "seconds": seconds})
-    except (IndexError, ValueError, TypeError):
-        tail = (stderr.strip().splitlines() or ["ohne Meldung"])[-1]
-        message = mask_password(f"Bewertungsprozess endete mit Code {proc.returncode}: {tail}")
-        return GradeResult(assignment, student, False, message, seconds)
+    worker = _thread_worker(root, threads)
+    result = worker.grade(assignment, student, budget)
+    if not worker.alive:
+        _forget(worker, kill=True)
+    result.seconds = time.perf_counter() - start
+    return result
 
 
 def prepare_gradebook(root: Path, todo: list[tuple[str, str]]) -> None:
@@ -192,9 +327,12 @@ def grade(
         except dask_cluster.ClusterError as exc:
             raise CourseError(str(exc)) from None
         return sorted(results, key=lambda r: (r.assignment, r.student))
-    with ThreadPoolExecutor(max_workers=jobs) as pool:
-        futures = [pool.submit(grade_one, root, a, s, threads, budget) for a, s in todo]
-        results = [future.result() for future in _progress(as_completed(futures), len(futures), progress)]
+    try:
+        with ThreadPoolExecutor(max_workers=jobs) as pool:
+            futures = [pool.submit(grade_one, root, a, s, threads, budget) for a, s in todo]
+            results = [future.result() for future in _progress(as_completed(futures), len(futures), progress)]
+    finally:
+        close_workers()
     return sorted(results, key=lambda r: (r.assignment, r.student))
 
 

@@ -1,61 +1,154 @@
-"""Grading worker: ``python -m course.worker ROOT ASSIGNMENT STUDENT`` grades one submission.
+"""Grading worker: ``python -m course.worker ROOT FD`` grades submissions one after another.
 
-Started by :func:`course.grading.grade_one`, one process per submission, so a crash
-costs only that submission.  Runs nbgrader's autograde with the course's
-configuration and prints a :class:`course.grading.GradeResult` as JSON on its last line.
+Started by :class:`course.grading.Worker`.  It sets nbgrader up once (imports, the course's
+configuration, the API object) and then grades every submission the parent sends on the
+connection ``FD`` (a socket it inherited), each with nbgrader's autograde as configured in
+``nbgrader_config.py``: a fresh sandboxed kernel (and trusted test kernel) per submission, so
+nothing of one submission reaches the next; the worker itself never runs student code.
+
+Requests and results are data on that connection (JSON, one message each), never text on
+stdout: ``{"assignment": ..., "student": ...}`` in, a :class:`course.grading.GradeResult` out.
+Why a submission failed is the exception the failing step raised (recorded where nbgrader
+would turn it into log text), classified by :func:`classify`.  nbgrader's own log goes to
+stderr, which the parent keeps in a file for the case the worker dies.  The parent kills the
+worker (its whole process group) when a submission runs past its budget and starts a new one.
 """
 
+from __future__ import annotations
+
 import json
-import re
+import os
 import sys
 import time
 from dataclasses import asdict
+from multiprocessing.connection import Connection
 from pathlib import Path
 
 # jsonschema (imported by nbformat) compiles an RFC 3987 grammar at import time when the optional
 # package rfc3987_syntax is installed: 1.3 s per worker for a URI format nbgrader never checks.
 sys.modules.setdefault("rfc3987_syntax", None)
 
-from course.api import nbgrader_api  # noqa: E402
 from course.database import is_transient, mask_password  # noqa: E402
-from course.grading import GradeResult  # noqa: E402
+from course.grading import FailureKind, GradeResult  # noqa: E402
+from course.layout import CourseError  # noqa: E402
 
-#: Lines of nbgrader's log that explain a failure best, most telling first.
-OUR_MESSAGES = ("Abgabe abgelehnt", "Bewertungs-Kernel", "Studierendenversion fehlt")
-_RAISED = re.compile(r"^[\w.]*(?:Error|Exception|Entry|Rejected): (.+)$")
-
-
-def failure_message(result: dict) -> str:
-    """The line of nbgrader's log that explains the failure best."""
-    text = f"{result.get('log') or ''}\n{result.get('error') or ''}"
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    for marker in OUR_MESSAGES:
-        ours = [line for line in lines if marker in line]
-        if ours:
-            return ours[-1][ours[-1].index(marker) :]
-    raised = [m.group(1) for line in lines if (m := _RAISED.match(line)) and "Please see" not in line]
-    return (raised or lines or ["ohne Meldung"])[-1]
+#: Attempts per submission when the shared gradebook is busy or briefly unavailable.
+GRADEBOOK_ATTEMPTS = 5
 
 
-def autograde(root: Path, assignment: str, student: str) -> GradeResult:
-    api = nbgrader_api(root)
-    for attempt in range(5):  # parallel workers share one gradebook: retry a busy or briefly unavailable one
-        result = api.autograde(assignment, student, force=True, create=True)
-        if result.get("success") or not is_transient(str(result.get("error") or result.get("log") or "")):
-            break
-        time.sleep(1 + attempt)
-    if result.get("success"):
-        return GradeResult(assignment, student, True)
-    return GradeResult(assignment, student, False, mask_password(failure_message(result)))
+def classify(exc: BaseException) -> tuple[str, str]:
+    """``(kind, message)`` of a failure, from the exception's type (see :class:`course.grading.FailureKind`).
+
+    The course's own errors carry a German message meant for the instructor; anything else is
+    reported with its type, since it is a problem of nbgrader or of the grading environment.
+    """
+    from course.preprocessors.check_submitted_files import SubmissionRejected
+    from course.preprocessors.safe_execute import KernelStartError
+
+    if isinstance(exc, SubmissionRejected):
+        return FailureKind.REJECTED, str(exc)
+    if isinstance(exc, KernelStartError):
+        return FailureKind.ENVIRONMENT, str(exc)
+    if isinstance(exc, CourseError):
+        return FailureKind.COURSE, str(exc)
+    if _is_database_error(exc):
+        return FailureKind.GRADEBOOK, f"Gradebook: {exc.__class__.__name__}: {exc}"
+    return FailureKind.ERROR, f"{exc.__class__.__name__}: {exc}" if str(exc) else exc.__class__.__name__
+
+
+def _is_database_error(exc: BaseException) -> bool:
+    import sqlalchemy.exc
+
+    return isinstance(exc, sqlalchemy.exc.DBAPIError | sqlalchemy.exc.OperationalError)
+
+
+def recording_autograde():
+    """nbgrader's ``Autograde`` that keeps the exception of a failing step in ``failure``.
+
+    nbgrader catches it per submission and logs its traceback as text; the typed exception is
+    what the worker reports.
+    """
+    from nbgrader.converters import Autograde
+
+    class RecordingAutograde(Autograde):
+        failure: BaseException | None = None
+
+        def _record(self, step, *args):
+            try:
+                return step(*args)
+            except Exception as exc:
+                self.failure = self.failure or exc
+                raise
+
+        def init_assignment(self, assignment_id, student_id):
+            return self._record(super().init_assignment, assignment_id, student_id)
+
+        def convert_single_notebook(self, notebook_filename):
+            return self._record(super().convert_single_notebook, notebook_filename)
+
+    return RecordingAutograde
+
+
+class Grader:
+    """nbgrader set up once for the course at ``root``; :meth:`grade` autogrades one submission."""
+
+    def __init__(self, root: Path):
+        from nbgrader.utils import temp_attrs
+
+        from course.api import nbgrader_api
+
+        self.api = nbgrader_api(root)
+        self.autograde_class = recording_autograde()
+        self._temp_attrs = temp_attrs
+
+    def attempt(self, assignment: str, student: str) -> BaseException | None:
+        """Autograde once; the exception that made it fail, or ``None``."""
+        with self._temp_attrs(self.api.coursedir, assignment_id=assignment, student_id=student):
+            app = self.autograde_class(coursedir=self.api.coursedir, parent=self.api)
+            app.force = True
+            app.create_student = True
+            try:
+                app.start()
+            except Exception as exc:  # nbgrader's summary exception; the step's own one is more telling
+                return app.failure or exc
+        return app.failure
+
+    def grade(self, assignment: str, student: str) -> GradeResult:
+        start = time.perf_counter()
+        for attempt in range(GRADEBOOK_ATTEMPTS):  # parallel workers share one gradebook
+            failure = self.attempt(assignment, student)
+            if failure is None or not (_is_database_error(failure) and is_transient(str(failure))):
+                break
+            time.sleep(1 + attempt)
+        seconds = time.perf_counter() - start
+        if failure is None:
+            return GradeResult(assignment, student, True, seconds=seconds)
+        kind, message = classify(failure)
+        return GradeResult(assignment, student, False, mask_password(message), seconds, kind)
+
+
+def serve(root: Path, fd: int) -> None:
+    """Answer every request on connection ``fd`` with a result, until the parent closes it."""
+    conn = Connection(fd)
+    grader = Grader(root)
+    while True:
+        try:
+            request = json.loads(conn.recv_bytes())
+        except EOFError:
+            return
+        assignment, student = request["assignment"], request["student"]
+        try:
+            result = grader.grade(assignment, student)
+        except Exception as exc:  # report, never hide, a crash of nbgrader itself
+            kind, message = classify(exc)
+            result = GradeResult(assignment, student, False, mask_password(message), kind=kind)
+        conn.send_bytes(json.dumps(asdict(result)).encode())
 
 
 def main(argv: list[str]) -> None:
-    root, assignment, student = argv[:3]
-    try:
-        result = autograde(Path(root), assignment, student)
-    except Exception as exc:  # report, never hide, a crash of nbgrader itself
-        result = GradeResult(assignment, student, False, mask_password(f"{exc.__class__.__name__}: {exc}"))
-    print(json.dumps(asdict(result)))
+    root, fd = argv[:2]
+    os.set_inheritable(int(fd), False)  # kernels started from here must not hold the parent's connection
+    serve(Path(root), int(fd))
 
 
 if __name__ == "__main__":

@@ -37,9 +37,37 @@ def test_a_worker_over_its_budget_is_killed_with_its_kernel(tmp_path, monkeypatc
     result = grading.grade_one(root, A, "schlaeft", budget=20)
     assert time.perf_counter() - start < 60
     assert not result.ok and "Zeitbudget der Abgabe überschritten" in result.message
+    assert result.kind == grading.FailureKind.BUDGET
+    assert getattr(grading._workers, "worker", None) is None, "a killed worker is not used again"
     time.sleep(2)
     assert kernel_processes(str(tmp_path / "tmp")) == [], "the kernel died with its worker"
     assert list((tmp_path / "tmp").iterdir()) == [], "its runtime folder is gone"
+
+
+LEAVES_TRACES = (
+    "import os\nopen('/tmp/spur', 'w').write('x')\nopen('spur.txt', 'w').write('x')\nos.environ['SPUR'] = '1'\na = 1"
+)
+#: Full points for ``zwei`` only in a kernel where the traces exist (the control: they were written).
+TRACES = "os.path.exists('/tmp/spur') and os.path.exists('spur.txt')"
+SEES_TRACES = f"import os\ndef zwei(x):\n    return 2 * x if {TRACES} else 0"
+#: Full points for ``eins`` only in a kernel where none of them exists.
+ANY_TRACE = "os.path.exists('/tmp/spur') or os.path.exists('spur.txt') or 'SPUR' in os.environ"
+FINDS_NONE = f"import os\na = 0 if {ANY_TRACE} else 1"
+
+
+@pytest.mark.skipif(not sandbox.bwrap_works(), reason="bubblewrap is not available")
+def test_one_worker_grades_one_submission_after_another_and_nothing_carries_over(tmp_path):
+    cases = {"a_spuren": ({"eins": LEAVES_TRACES, "zwei": SEES_TRACES}, None), "b_sucht": ({"eins": FINDS_NONE}, None)}
+    root = probe_course(tmp_path, cases)
+    grading.prepare_gradebook(root, [(A, s) for s in cases])
+    first = grading.grade_one(root, A, "a_spuren")
+    worker = grading._workers.worker
+    second = grading._workers.worker is worker and grading.grade_one(root, A, "b_sucht")
+    assert first.ok and second and second.ok, (first, second)
+    assert grading._workers.worker is worker and worker.alive, "the same worker graded both"
+    grading._forget(worker)
+    scores = {(r["student"], r["task"]): r["score"] for r in task_scores(root, A) if r["task"] in FULL}
+    assert scores == {(s, t): FULL[t] for s in cases for t in FULL}
 
 
 def test_any_number_of_parallel_jobs_grades_every_submission(tmp_path):

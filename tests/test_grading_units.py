@@ -11,12 +11,12 @@ from nbformat.notebooknode import NotebookNode
 from nbformat.v4 import new_code_cell, new_output
 
 from course import cells, sandbox
-from course.grading import precheck
+from course.grading import FailureKind, Worker, precheck
 from course.layout import CourseError
 from course.preprocessors.check_submitted_files import SubmissionRejected, check_folder, special_files
 from course.preprocessors.safe_execute import cap_outputs, size
 from course.preprocessors.sanitize_student_html import inert_markdown, inert_output
-from course.worker import failure_message
+from course.worker import classify
 
 
 def test_special_files_finds_links_fifos_and_linked_folders(tmp_path):
@@ -112,17 +112,37 @@ def test_output_cap_keeps_errors_short_and_drops_the_rest():
     assert size(kept) < 60_000
 
 
-def test_failure_message_prefers_the_course_s_own_explanation():
-    log = "\n".join(
-        [
-            "[ERROR] There was an error processing assignment",
-            "course.preprocessors.check_submitted_files.SubmissionRejected: Abgabe abgelehnt: wegen link",
-            "nbgrader.converters.base.NbGraderException: Please see the above traceback",
-        ]
+def test_failures_are_classified_by_their_type_not_their_text():
+    import sqlalchemy.exc
+
+    from course.preprocessors.safe_execute import KernelStartError
+
+    rejected = SubmissionRejected("Abgabe abgelehnt: wegen link")
+    assert classify(rejected) == (FailureKind.REJECTED, "Abgabe abgelehnt: wegen link")
+    assert classify(KernelStartError("kaputt")) == (FailureKind.ENVIRONMENT, "kaputt")
+    assert classify(CourseError("Studierendenversion fehlt: x")) == (FailureKind.COURSE, "Studierendenversion fehlt: x")
+    locked = sqlalchemy.exc.OperationalError("UPDATE grade", {}, Exception("database is locked"))
+    kind, message = classify(locked)
+    assert kind == FailureKind.GRADEBOOK and "database is locked" in message
+    # the same words in an error of another type decide nothing
+    assert classify(ValueError("Abgabe abgelehnt: erfunden")) == (
+        FailureKind.ERROR,
+        "ValueError: Abgabe abgelehnt: erfunden",
     )
-    assert failure_message({"log": log}) == "Abgabe abgelehnt: wegen link"
-    plain = "nbgrader.api.MissingEntry: No such assignment: x\nNbGraderException: Please see the above"
-    assert failure_message({"log": plain}) == "No such assignment: x"
+    assert classify(RuntimeError()) == (FailureKind.ERROR, "RuntimeError")
+
+
+def test_a_worker_that_dies_costs_its_submission_with_a_typed_reason(tmp_path, monkeypatch):
+    """The parent reads results as data on the worker's connection; a worker that ends without one (here: one that
+    exits at start) is reported as lost, with the last line it wrote, and is not reused."""
+    original = subprocess.Popen
+    dies = "import sys; print('kaputt beim Start', file=sys.stderr); sys.exit(3)"
+    monkeypatch.setattr(subprocess, "Popen", lambda command, **kwargs: original([sys.executable, "-c", dies], **kwargs))
+    worker = Worker(tmp_path, 1)
+    result = worker.grade("01_a", "s", budget=30)
+    assert not result.ok and result.kind == FailureKind.WORKER_LOST
+    assert result.message == "Bewertungsprozess endete mit Code 3: kaputt beim Start"
+    assert not worker.alive and not worker.scratch.exists()
 
 
 def test_limits_come_from_the_environment(monkeypatch):
