@@ -5,7 +5,8 @@
 - ``bericht.html``: one self-contained page (figures embedded as base64 PNG) per assignment with the
   points per student and task, a histogram of the total points, the share of students with full
   points per task and the most frequent error messages of the graded test cells;
-- ``punkte.csv``: one row per student, assignment and task (score empty while a manual grade is pending);
+- ``punkte.csv``: one row per student, assignment and task (score empty while a manual grade is pending,
+  the old points of a hand grade reopened after a changed answer: they count in the Formgrader too);
 - ``fehlermeldungen.csv``: every distinct error message of a graded test cell with the number of students.
 
 Points come from the gradebook (``course.scores.task_scores``), messages from the autograded notebooks
@@ -84,12 +85,9 @@ def failure_counts(root: Path, assignments: list[str]) -> list[dict]:
 def totals(rows: list[dict]) -> dict[str, tuple[float, bool]]:
     """``student -> (points graded so far, whether a manual grade is still pending)`` for one assignment."""
     result: dict[str, tuple[float, bool]] = {}
-    for r in rows:
+    for r in rows:  # the gradebook's score of a pending grade: 0, or a reopened hand grade's old points
         points, pending = result.get(r["student"], (0.0, False))
-        if r["needs_manual_grade"]:
-            result[r["student"]] = (points, True)
-        else:
-            result[r["student"]] = (points + (r["score"] or 0.0), pending)
+        result[r["student"]] = (points + (r["score"] or 0.0), pending or bool(r["needs_manual_grade"]))
     return result
 
 
@@ -199,6 +197,8 @@ def image(b64: str, alt: str) -> str:
 def cell_html(r: dict | None) -> str:
     if r is None:
         return "<td>–</td>"
+    if r["needs_manual_grade"] and r.get("by_hand"):  # reopened after a changed answer: old points still count
+        return f'<td class="offen">offen, bisher {number(r["score"] or 0.0)}/{number(r["max_score"])}</td>'
     if r["needs_manual_grade"]:
         return f'<td class="offen">offen (max. {number(r["max_score"])})</td>'
     css = ' class="voll"' if (r["score"] or 0.0) >= r["max_score"] else ""
@@ -306,7 +306,7 @@ def score_csv_rows(rows: list[dict]) -> list[dict]:
     return [
         {
             **r,
-            "score": "" if r["needs_manual_grade"] else f"{r['score'] or 0.0:g}",
+            "score": "" if r["needs_manual_grade"] and not r.get("by_hand") else f"{r['score'] or 0.0:g}",
             "max_score": f"{r['max_score']:g}",
         }
         for r in rows

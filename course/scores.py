@@ -39,6 +39,7 @@ def task_rows(gb: Gradebook, names: list[str]) -> list[dict]:
                             "score": g.score,
                             "max_score": g.max_score,
                             "needs_manual_grade": g.needs_manual_grade,
+                            "by_hand": g.manual_score is not None,  # not a CSV column
                         }
                     )
     return sorted(rows, key=lambda r: (r["student"], r["assignment"], r["task"]))
@@ -46,7 +47,7 @@ def task_rows(gb: Gradebook, names: list[str]) -> list[dict]:
 
 def write_csv(path: Path, fields: list[str], rows: list[dict]) -> None:
     with Path(path).open("w", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, fieldnames=fields)
+        writer = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore")
         writer.writeheader()
         writer.writerows(rows)
 
@@ -92,6 +93,8 @@ def score_table(rows: list[dict]) -> str:
             r = cell.get((s, a, t))
             if r is None:
                 parts.append("-")
+            elif r["needs_manual_grade"] and r.get("by_hand"):  # reopened: the old hand grade still counts
+                parts.append(f"offen {r['score']:g}/{r['max_score']:g}")
             elif r["needs_manual_grade"]:
                 parts.append(f"manuell/{r['max_score']:g}")
             else:

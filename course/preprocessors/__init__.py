@@ -2,7 +2,8 @@
 
 Sanitizing (``Autograde.sanitize_preprocessors``): :class:`CheckSubmittedFiles`,
 :class:`RestoreStructure`.  Autograding (``Autograde.autograde_preprocessors``):
-:class:`SafeExecute`, :class:`SanitizeStudentHTML`.  Feedback
+:class:`SafeExecute`, :class:`SanitizeStudentHTML`, :class:`SaveGrades` (instead of nbgrader's
+``SaveAutoGrades``: hand grades of unchanged answers stay).  Feedback
 (``GenerateFeedback.preprocessors``): :class:`SummarizeTestErrors`.
 """
 
@@ -13,6 +14,7 @@ _MODULES = {
     "RestoreStructure": "restore_structure",
     "SafeExecute": "safe_execute",
     "SanitizeStudentHTML": "sanitize_student_html",
+    "SaveGrades": "save_grades",
     "SummarizeTestErrors": "summarize_test_errors",
 }
 __all__ = sorted(_MODULES)
