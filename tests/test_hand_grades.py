@@ -140,6 +140,11 @@ def test_hand_grades_survive_a_regrade_and_changed_answers_reopen(course_root, t
         assert '<td class="offen">offen, bisher 2/3</td>' in html
         table = scores.score_table(scores.task_scores(root, A))
         assert "offen 2/3" in table and "offen 1.5/2" in table
+        # the feedback: points with a decimal comma, the instructors' note is not for the student
+        publish.feedback(root, A)
+        feedback = (root / "feedback" / STUDENT / A / f"{NB}.html").read_text(encoding="utf-8")
+        assert "Punkte: 1,5 / 2" in feedback and "(Punkte: 3,5 / 6)" in feedback and ".0 /" not in feedback
+        assert CHANGED_MARK not in feedback and "No response" not in feedback
 
         # graded again unchanged: still open, the note stays until the instructor grades again
         assert fg.autograde(A, STUDENT)["success"]
