@@ -12,7 +12,7 @@ import pytest
 from harness import REPO
 from test_robust_grading import A, probe_course
 
-from course import grading, sandbox
+from course import grading, sandbox, solutions
 from course.layout import CourseError, read_notebook, source_notebook
 from course.scores import task_scores
 from course.submissions import solution_answers
@@ -74,3 +74,40 @@ def test_without_course_data_dir_the_kernels_use_the_course_s_data(name, tmp_pat
     assert result.ok, result.message
     rows = [r for r in task_scores(root, name) if not r["needs_manual_grade"]]
     assert rows and all(r["score"] == r["max_score"] for r in rows)
+
+
+def test_a_passed_preflight_is_not_repeated_until_something_changes(course, monkeypatch):
+    """The reference solution runs once; again only when its fingerprint changes (here: a lower memory limit,
+    under which it fails and nothing is remembered)."""
+    runs = []
+    real = solutions.grade_notebook
+    monkeypatch.setattr(solutions, "grade_notebook", lambda *args, **kwargs: runs.append(1) or real(*args, **kwargs))
+    solutions.preflight(course, A)
+    solutions.preflight(course, A)
+    assert len(runs) == 1
+    monkeypatch.setenv("COURSE_GRADING_MEMORY_GB", "0.05")
+    with pytest.raises(CourseError, match="niemand wurde bewertet"):
+        solutions.preflight(course, A)
+    with pytest.raises(CourseError, match="niemand wurde bewertet"):
+        solutions.preflight(course, A)
+    assert len(runs) == 3
+    monkeypatch.delenv("COURSE_GRADING_MEMORY_GB")
+    solutions.preflight(course, A, cache=False)
+    assert len(runs) == 4
+
+
+def test_the_preflight_fingerprint_covers_notebook_config_and_data(course, monkeypatch, tmp_path):
+    data = tmp_path / "daten"
+    data.mkdir()
+    monkeypatch.setenv("COURSE_DATA_DIR", str(data))
+    seen = {solutions.preflight_fingerprint(course, A)}
+    (data / "neu.pt").write_bytes(b"x")
+    seen.add(solutions.preflight_fingerprint(course, A))
+    config = course / "nbgrader_config.py"
+    config.write_text(config.read_text() + "\nc.Execute.timeout = 30\n")
+    seen.add(solutions.preflight_fingerprint(course, A))
+    notebook = source_notebook(course, A)
+    notebook.write_text(notebook.read_text().replace("a = 1", "a = 1  # geändert"))
+    seen.add(solutions.preflight_fingerprint(course, A))
+    assert len(seen) == 4
+    assert solutions.preflight_fingerprint(course, A) in seen, "the same inputs, the same fingerprint"
