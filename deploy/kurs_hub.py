@@ -102,7 +102,37 @@ def role_environment(groups: set[str]) -> dict[str, str]:
     env = {"JUPYTER_CONFIG_PATH": jupyter_config_path(groups)}
     if "instructors" in groups:
         env["JUPYTER_PATH"] = str(DEPLOY / "jupyter-data")  # the Formgrader's MathJax template
+        env["NNKURS_KURSORDNER"] = str(course_dir())  # a terminal opened in the home folder starts there
     return env
+
+
+#: Where `setup` writes the login shells' snippet (Debian's /etc/profile sources /etc/profile.d/*.sh).
+PROFILE = Path(os.environ.get("NNKURS_HUB_PROFILE", "/etc/profile.d/nn-kurs.sh"))
+
+#: JupyterLab's terminal is a login shell (`bash -l`): Debian's /etc/profile sets PATH anew, without the
+#: course's environment. This snippet puts it back first, only in shells of a hub server (the spawner sets
+#: NNKURS_USER_BIN), and starts an instructor's terminal in the course folder.
+PROFILE_SNIPPET = """\
+# nn-kurs (written by deploy/kurs_hub.py setup): the course's environment in the login shells of the
+# course's JupyterHub servers (JupyterLab's terminal), after /etc/profile has set PATH anew.
+if [ -n "${NNKURS_USER_BIN:-}" ] && [ -d "$NNKURS_USER_BIN" ]; then
+  case ":$PATH:" in
+    *":$NNKURS_USER_BIN:"*) ;;
+    *) PATH="$NNKURS_USER_BIN:$PATH"; export PATH ;;
+  esac
+fi
+if [ -n "${NNKURS_KURSORDNER:-}" ] && [ "$PWD" = "$HOME" ] && [ -d "$NNKURS_KURSORDNER" ]; then
+  cd "$NNKURS_KURSORDNER" || true
+fi
+"""
+
+
+def write_profile(path: Path = PROFILE) -> Path:
+    """The login shells' snippet (`PROFILE_SNIPPET`), readable by everyone."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(PROFILE_SNIPPET)
+    path.chmod(0o644)
+    return path
 
 
 def jupyter_config_path(groups: set[str]) -> str:
@@ -129,6 +159,7 @@ def user_environment() -> dict[str, str]:
     return {
         "LD_LIBRARY_PATH": str(user_python_home() / "lib"),
         "PATH": f"{user_bin()}:/usr/local/bin:/usr/bin:/bin",
+        "NNKURS_USER_BIN": str(user_bin()),  # PATH again in login shells (PROFILE_SNIPPET)
         "COURSE_DATA_DIR": str(data_dir()),
         "NNKURS_EXCHANGE": str(exchange_dir()),
         "NNKURS_COURSE_DIR": str(course_dir()),
@@ -418,6 +449,7 @@ def setup(fresh: bool = False, assignments: tuple[str, ...] = ALL_ASSIGNMENTS) -
     exchange_dir().mkdir(exist_ok=True)
     exchange_dir().chmod(0o777)  # nbgrader's exchange: everyone writes, nbgrader sets the modes inside
     _user_env()
+    write_profile()
     _shared_data()
     _protect_repository()
     for user in (*STUDENTS, *INSTRUCTORS):
