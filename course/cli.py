@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from course import database, demo, grading, publish, report, scores, solutions
+from course import database, demo, grading, moodle, publish, report, scores, solutions
 from course.database import mask_password
 from course.layout import CourseError, course_root, coursedir
 
@@ -37,7 +37,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     verb("feedback", "Feedback-HTML für alle bewerteten Abgaben erzeugen")
     export = verb("export", "Noten als CSV exportieren", assignment=False)
-    export.add_argument("--to", type=Path, default=Path("grades.csv"), help="Ziel-CSV (Standard: grades.csv)")
+    export.add_argument(
+        "--to", type=Path, default=None, help="Ziel-CSV (Standard: grades.csv, mit --format moodle noten_moodle.csv)"
+    )
+    export.add_argument(
+        "--format",
+        choices=("nbgrader", "moodle"),
+        default="nbgrader",
+        help="nbgrader: nbgraders CSV und eine Zeile pro Aufgabe; moodle: für Moodles Bewertungsimport",
+    )
     verb("check", "alle Lösungsnotebooks ausführen (sichtbare und versteckte Tests)")
     verb("scores", "Punkte pro Studierendem und Aufgabe aus dem Gradebook zeigen")
     report_verb = verb("report", "Bericht für Lehrende: Punkte, Verteilungen, häufigste Fehlermeldungen")
@@ -65,9 +73,16 @@ def run(args: argparse.Namespace) -> int:
     elif args.verb == "feedback":
         print("Feedback erzeugt für:", ", ".join(publish.feedback(root, args.assignment)) or "nichts")
     elif args.verb == "export":
-        target = args.to if args.to.is_absolute() else Path.cwd() / args.to
-        per_task = scores.export(root, target)
-        print(f"exportiert: {target}, {per_task}")
+        to = args.to or Path("noten_moodle.csv" if args.format == "moodle" else "grades.csv")
+        target = to if to.is_absolute() else Path.cwd() / to
+        if args.format == "moodle":
+            provisional = moodle.export(root, target)
+            print(f"exportiert: {target}")
+            if provisional:
+                print(f"Achtung: Handbewertung ausstehend bei {', '.join(provisional)}; diese Punkte sind vorläufig.")
+        else:
+            per_task = scores.export(root, target)
+            print(f"exportiert: {target}, {per_task}")
     elif args.verb == "check":
         for name, seconds in solutions.check(root, args.assignment):
             print(f"{name}: ok ({seconds:.1f} s)")

@@ -16,6 +16,10 @@ from course.api import nbgrader_api
 from course.cells import task_name
 from course.layout import selected
 
+#: Assignments whose points are extra credit: full marks are the points of the others, these come on top
+#: (the report and the Moodle export show them apart).
+BONUS_ASSIGNMENTS = ("08_micrograd",)
+
 #: The columns of :func:`task_scores` rows and of the per-task CSV files.
 TASK_SCORE_FIELDS = ["student", "assignment", "task", "score", "max_score", "needs_manual_grade"]
 
