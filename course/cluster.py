@@ -2,9 +2,10 @@
 
 ``python -m course grade --cluster ADDRESS`` (or ``COURSE_DASK_SCHEDULER=ADDRESS``) hands every
 submission to a Dask cluster (``distributed``).  A task grades one submission by calling the same
-per-submission function as local grading (which runs ``python -m course.worker ROOT ASSIGNMENT STUDENT``
-on the Dask worker's machine) and returns its ``GradeResult``; :func:`grade_on_cluster` yields the
-results as they finish, so the progress bar and the summary stay those of local grading.
+per-submission function as local grading (which hands it to the long-lived ``python -m course.worker``
+process of the Dask worker's thread, started on first use) and returns its ``GradeResult``;
+:func:`grade_on_cluster` yields the results as they finish, so the progress bar and the summary stay those
+of local grading.
 
 ``ADDRESS`` is a scheduler (``tcp://host:8786``, started by ``dask scheduler``, dask-jobqueue or
 dask-kubernetes) or ``local`` / ``local:N``: a ``LocalCluster`` of N worker processes on this machine.
