@@ -25,7 +25,7 @@ from pathlib import Path
 
 from course.cells import grade_id, is_autograded_test, nbgrader_meta, task_name
 from course.layout import read_notebook, selected, source_notebook
-from course.scores import TASK_SCORE_FIELDS, task_scores, write_csv
+from course.scores import BONUS_ASSIGNMENTS, TASK_SCORE_FIELDS, assignment_maxima, task_scores, write_csv
 
 TOP_MESSAGES = 5
 MESSAGE_FIELDS = ["assignment", "task", "message", "count"]
@@ -183,6 +183,8 @@ body { font-family: sans-serif; margin: 2em; max-width: 70em; color: #222; }
 table { border-collapse: collapse; margin: 0.5em 0 1em; }
 th, td { border: 1px solid #bbb; padding: 0.2em 0.6em; text-align: right; }
 th:first-child, td:first-child { text-align: left; }
+th.aufgabe { writing-mode: vertical-rl; transform: rotate(180deg); text-align: left; font-weight: normal; }
+.breit { overflow-x: auto; }
 td.voll { background: #e3f1e3; }
 td.offen { background: #fdf0d8; font-style: italic; }
 code { background: #f4f4f4; padding: 0 0.2em; white-space: pre-wrap; }
@@ -205,17 +207,26 @@ def cell_html(r: dict | None) -> str:
     return f"<td{css}>{number(r['score'] or 0.0)}/{number(r['max_score'])}</td>"
 
 
+def plural(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
+
+
+def task_header(task: str) -> str:
+    """A task's column head, written upwards (narrow columns: 08 has twelve tasks), may break after ``_``."""
+    return f'<th class="aufgabe">{escape(task).replace("_", "_<wbr />")}</th>'
+
+
 def points_table(tasks: list[str], rows: list[dict], maximum: float) -> str:
     cell = {(r["student"], r["task"]): r for r in rows}
     student_totals = totals(rows)
-    head = "".join(f"<th>{escape(t)}</th>" for t in tasks)
-    lines = [f"<table><thead><tr><th>Studierende</th>{head}<th>Summe</th></tr></thead><tbody>"]
+    head = "".join(task_header(t) for t in tasks)
+    lines = [f'<div class="breit"><table><thead><tr><th>Studierende</th>{head}<th>Summe</th></tr></thead><tbody>']
     for student in sorted(student_totals):
         points, pending = student_totals[student]
         total = f"{number(points)}/{number(maximum)}" + (" (vorläufig)" if pending else "")
         cells = "".join(cell_html(cell.get((student, t))) for t in tasks)
         lines.append(f"<tr><td>{escape(student)}</td>{cells}<td>{total}</td></tr>")
-    lines.append("</tbody></table>")
+    lines.append("</tbody></table></div>")
     return "\n".join(lines)
 
 
@@ -254,13 +265,20 @@ def assignment_section(name: str, tasks: list[str], rows: list[dict], messages: 
     student_totals = totals(rows)
     waiting = sum(1 for _, pending in student_totals.values() if pending)
     mean = sum(points for points, _ in student_totals.values()) / len(student_totals)
-    summary = f"{len(student_totals)} Abgaben, durchschnittlich {number(round(mean, 2))} von {number(maximum)} Punkten."
+    summary = (
+        f"{plural(len(student_totals), 'Abgabe', 'Abgaben')}, durchschnittlich {number(round(mean, 2))} von "
+        f"{number(maximum)} {'Bonuspunkten' if name in BONUS_ASSIGNMENTS else 'Punkten'}."
+    )
     if waiting:
-        summary += f" Bei {waiting} Abgaben steht noch eine Handbewertung aus; ihre Summe ist vorläufig."
+        summary += f" Bei {plural(waiting, 'Abgabe', 'Abgaben')} steht noch eine Handbewertung aus; "
+        summary += "ihre Summe ist vorläufig." if waiting == 1 else "ihre Summen sind vorläufig."
+    if name in BONUS_ASSIGNMENTS:
+        summary += " Bonus-Assignment: Seine Punkte zählen zusätzlich zur vollen Punktzahl der übrigen Assignments."
+    title = f"{escape(name)} (Bonus)" if name in BONUS_ASSIGNMENTS else escape(name)
     return "\n".join(
         [
             f'<section id="{escape(name)}">',
-            f"<h2>{escape(name)}</h2>",
+            f"<h2>{title}</h2>",
             f"<p>{summary}</p>",
             "<h3>Punkte pro Studierendem und Aufgabe</h3>",
             points_table(tasks, rows, maximum),
@@ -275,6 +293,39 @@ def assignment_section(name: str, tasks: list[str], rows: list[dict], messages: 
             "</section>",
         ]
     )
+
+
+def overview_html(rows: list[dict], maxima: dict[str, float]) -> str:
+    """All assignments per student: points of the mandatory ones (full marks) and the bonus points on top."""
+    full = sum(m for a, m in maxima.items() if a not in BONUS_ASSIGNMENTS)
+    bonus = sum(m for a, m in maxima.items() if a in BONUS_ASSIGNMENTS)
+    students = sorted({r["student"] for r in rows})
+    if not students:
+        return ""
+    lines = [
+        '<section id="gesamt">',
+        "<h2>Alle Assignments</h2>",
+        f"<p>Volle Punktzahl: {number(full)} Punkte"
+        + (
+            f", dazu bis zu {number(bonus)} Bonuspunkte ({', '.join(a for a in maxima if a in BONUS_ASSIGNMENTS)})."
+            if bonus
+            else "."
+        )
+        + "</p>",
+        '<div class="breit"><table><thead><tr><th>Studierende</th><th>Punkte</th><th>Bonuspunkte</th>'
+        "<th>zusammen</th></tr></thead><tbody>",
+    ]
+    for student in students:
+        mine = [r for r in rows if r["student"] == student]
+        points = sum(r["score"] or 0.0 for r in mine if r["assignment"] not in BONUS_ASSIGNMENTS)
+        extra = sum(r["score"] or 0.0 for r in mine if r["assignment"] in BONUS_ASSIGNMENTS)
+        pending = " (vorläufig)" if any(r["needs_manual_grade"] for r in mine) else ""
+        lines.append(
+            f"<tr><td>{escape(student)}</td><td>{number(points)}/{number(full)}</td>"
+            f"<td>{number(extra)}/{number(bonus)}</td><td>{number(points + extra)}{pending}</td></tr>"
+        )
+    lines += ["</tbody></table></div>", "</section>"]
+    return "\n".join(lines)
 
 
 def report_html(sections: list[str]) -> str:
@@ -327,6 +378,8 @@ def write_report(root: Path, to: Path, assignment: str | None = None) -> list[Pa
         tasks = [t for t in order if any(r["task"] == t for r in mine)]
         tasks += sorted({r["task"] for r in mine} - set(tasks))
         sections.append(assignment_section(name, tasks, mine, [m for m in messages if m["assignment"] == name]))
+    if assignment is None and len(sections) > 1:
+        sections.insert(0, overview_html(rows, assignment_maxima(root, names)))
     to.mkdir(parents=True, exist_ok=True)
     html_path, scores_path, messages_path = to / "bericht.html", to / "punkte.csv", to / "fehlermeldungen.csv"
     html_path.write_text(report_html(sections), encoding="utf-8")

@@ -74,6 +74,14 @@ def task_scores(root: Path, assignment: str | None = None) -> list[dict]:
         return task_rows(gb, selected(root, assignment))
 
 
+def assignment_maxima(root: Path, names: list[str]) -> dict[str, float]:
+    """``assignment -> full marks`` of the assignments of ``names`` that the gradebook knows, in that order."""
+    api = nbgrader_api(root)
+    with Gradebook(api.coursedir.db_url, api.coursedir.course_id) as gb:
+        known = {a.name: float(a.max_score) for a in gb.assignments}
+    return {n: known[n] for n in names if n in known}
+
+
 def export(root: Path, path: Path) -> Path:
     """nbgrader's CSV export (points per student and assignment) plus the per-task CSV beside it."""
     api = nbgrader_api(root)

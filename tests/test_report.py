@@ -214,3 +214,65 @@ def test_report_after_manual_grading(graded_course, tmp_path):
     html = html_path.read_text(encoding="utf-8")
     assert '<td class="voll">1/1</td><td>4/4</td></tr>' in html
     assert "<tr><td>warum</td><td>1</td><td>3</td><td>33,3 %</td><td>1</td></tr>" in html
+
+
+# --------------------------------------------------------------------------- bonus, grammar, width
+
+MICROGRAD_TASKS = [
+    "differenzenquotient", "neuron_knoten", "backward_add", "backward_mul", "backward_relu", "manuelles_backward",
+    "topo_sort", "frage_prev_menge", "backward_methode", "gradienten_akkumulieren", "frage_akkumulieren",
+    "mlp_training",
+]  # fmt: skip
+
+
+def fake_rows(assignment: str, students: int, tasks: list[str], pending: str | None = None) -> list[dict]:
+    return [
+        {
+            "student": f"student{i:02d}",
+            "assignment": assignment,
+            "task": t,
+            "score": 0.0 if t == pending else float((i + k) % 3),
+            "max_score": 2.0,
+            "needs_manual_grade": t == pending,
+        }
+        for i in range(students)
+        for k, t in enumerate(tasks)
+    ]
+
+
+def test_one_submission_in_the_singular():
+    html = report.assignment_section("01_x", ["a"], fake_rows("01_x", 1, ["a"], pending="a"), [])
+    assert "<p>1 Abgabe, durchschnittlich 0 von 2 Punkten. Bei 1 Abgabe steht noch eine Handbewertung aus; " in html
+    assert "ihre Summe ist vorläufig." in html and "1 Abgaben" not in html
+
+
+def test_bonus_assignment_and_overview():
+    rows = fake_rows("01_x", 2, ["a", "b"]) + fake_rows("08_micrograd", 1, ["c"])
+    section = report.assignment_section("08_micrograd", ["c"], [r for r in rows if r["assignment"] != "01_x"], [])
+    assert "<h2>08_micrograd (Bonus)</h2>" in section and "von 2 Bonuspunkten" in section
+    overview = report.overview_html(rows, {"01_x": 4.0, "08_micrograd": 2.0})
+    assert "Volle Punktzahl: 4 Punkte, dazu bis zu 2 Bonuspunkte (08_micrograd)." in overview
+    # student00: 01_x 0 + 1, bonus 0; student01: 1 + 2, no bonus submission
+    assert "<tr><td>student00</td><td>1/4</td><td>0/2</td><td>1</td></tr>" in overview
+    assert "<tr><td>student01</td><td>3/4</td><td>0/2</td><td>3</td></tr>" in overview
+
+
+def test_the_widest_table_fits_the_page(tmp_path):
+    """08 with twelve tasks and 30 students, a pending free text: no wider than the page's text (70em)."""
+    from playwright.sync_api import sync_playwright
+
+    rows = fake_rows("08_micrograd", 30, MICROGRAD_TASKS, pending="frage_prev_menge")
+    page_path = tmp_path / "bericht.html"
+    page_path.write_text(report.report_html([report.assignment_section("08_micrograd", MICROGRAD_TASKS, rows, [])]))
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=["--no-sandbox"])
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.goto(page_path.as_uri())
+            table, body = page.evaluate(
+                "[document.querySelector('table').getBoundingClientRect().width,"
+                " document.body.getBoundingClientRect().width]"
+            )
+        finally:
+            browser.close()
+    assert table <= body <= 1130, (table, body)
