@@ -12,7 +12,8 @@ A failing check raises ``AssertionError`` with one German message in one style::
     `ausgabe` stimmt noch nicht: erwartet 10, bekommen 7. Tipp: Du hast den Bias b = 3 vergessen.
 
 A passing check prints one line to stdout that starts with :data:`course.cells.PASS_MARK` (``"✔ "``); during
-grading a test cell keeps only such lines, so a student can tell "passed" from "did not run".
+grading a test cell keeps only such lines, so a student can tell "passed" from "did not run". ``leise=True``
+keeps a check quiet (a hidden check that repeats a visible one on more cases).
 
 The checks
 ----------
@@ -81,6 +82,7 @@ __all__ = [
     "vorhersage",
     "zahl_text",
     "zufall_festlegen",
+    "zufallstensor",
 ]
 
 
@@ -109,7 +111,8 @@ def form_text(form) -> str:
 
 def bestanden(text: str) -> None:
     """Print the one line of a passed check (stdout, starting with the pass mark)."""
-    print(PASS_MARK + text, flush=True)
+    sys.stdout.write(PASS_MARK + text + "\n")  # one write: the line arrives as one piece
+    sys.stdout.flush()
 
 
 def _meldung(was: str, erwartet: str | None = None, bekommen: str | None = None, tipp: str = "") -> str:
@@ -137,12 +140,9 @@ def _typname(wert) -> str:
 
 def _channel_errors() -> tuple[type[BaseException], ...]:
     """Errors of the channel itself (no answer, a malformed answer): never the student's, never translated."""
-    try:
-        from course.trusted.client import NoAnswer
-        from course.trusted.protocol import ProtocolError
-    except ImportError:  # pragma: no cover - the course package is always complete
-        return ()
-    return (NoAnswer, ProtocolError)
+    from course.trusted import client
+
+    return tuple(e for e in (client.NoAnswer, getattr(client, "ProtocolError", None)) if isinstance(e, type))
 
 
 def _fehlertext(exc: BaseException) -> tuple[str, str]:
@@ -165,6 +165,8 @@ _SHAPE_WORDS = (
     "to have shape",
     "expected input",
     "mismatch in shape",
+    "mismatch in its core dimension",
+    "could not be broadcast",
     "shape mismatch",
     "is invalid for input of size",
 )
@@ -261,6 +263,14 @@ def vorhersage(modell, x, name: str = "modell"):
         return aufruf(modell, x, text=f"`{name}` mit einer Eingabe der Form {form_text(x.shape)}")
 
 
+def zufallstensor(*form: int, seed: int = 0, dtype=None, skala: float = 1.0, verschiebung: float = 0.0):
+    """Test data: ``torch.randn(*form) * skala + verschiebung`` from the test's own generator (same every run)."""
+    import torch
+
+    generator = torch.Generator().manual_seed(seed)
+    return torch.randn(*form, generator=generator, dtype=dtype or torch.float32) * skala + verschiebung
+
+
 # ----------------------------------------------------------------------------------------------- names
 
 
@@ -286,7 +296,7 @@ def _als_zahl(name: str, wert, nur_python_zahl: bool = False) -> float:
         _fail(f"{name} ist None", tipp="Hast du das `return` vergessen oder der Variablen noch nichts zugewiesen?")
     if isinstance(wert, bool):
         _fail(f"{name} ist ein Wahrheitswert ({wert}), erwartet wird eine Zahl")
-    if isinstance(wert, numbers.Real) and not _is_array(wert):
+    if isinstance(wert, numbers.Real) and not _is_tensor(wert):
         return float(wert)
     if nur_python_zahl:
         _fail(
@@ -299,12 +309,19 @@ def _als_zahl(name: str, wert, nur_python_zahl: bool = False) -> float:
         anzahl = int(wert.numel() if hasattr(wert, "numel") else wert.size)
         if anzahl != 1:
             _fail(f"{name} enthält {anzahl} Werte statt einer einzigen Zahl", "1 Wert", f"Form {form_text(wert.shape)}")
-        return float(wert.reshape(-1)[0])
+        return float(_as_tensor(wert).reshape(-1)[0])
     try:
         return float(wert)  # a reference to a number type of the student's kernel (e.g. a NumPy scalar)
     except (TypeError, ValueError):
         pass
     _fail(f"{name} soll eine Zahl sein, ist aber vom Typ {_typname(wert)}")
+
+
+def _is_tensor(wert) -> bool:
+    import numpy as np
+    import torch
+
+    return isinstance(wert, torch.Tensor | np.ndarray)
 
 
 def _is_array(wert) -> bool:
@@ -337,25 +354,27 @@ def pruefe_zahl(
     ganzzahlig: bool = False,
     falsch: dict | None = None,
     tipp: str = "",
+    verraten: bool = True,
+    leise: bool = False,
 ) -> None:
     """``wert`` is a finite number within ``toleranz + relativ·|soll|`` of ``soll``.
 
-    ``falsch`` maps typical wrong values to a hint (checked first); ``tipp`` is the hint for any other
-    wrong value; ``ganzzahlig`` asks for a whole number (a count).
+    ``falsch`` maps typical wrong values to a hint; ``tipp`` is the hint for any other wrong value;
+    ``ganzzahlig`` asks for a whole number (a count); ``verraten=False`` keeps ``soll`` out of the message
+    (for answers worked out by hand).
     """
     __tracebackhide__ = True
     text = f"`{name}`"
+    erwartet = zahl_text(soll) if verraten else "einen anderen Wert"
     x = _als_zahl(text, wert)
     if not math.isfinite(x):
-        _fail(f"{text} ist keine endliche Zahl", zahl_text(soll), zahl_text(x), tipp)
-    hinweis = _tipp_fuer(x, falsch, toleranz, relativ)
-    if hinweis is not None:
-        _fail(f"{text} stimmt noch nicht", zahl_text(soll), zahl_text(x), hinweis)
+        _fail(f"{text} ist keine endliche Zahl", erwartet, zahl_text(x), tipp)
     if not _nah(x, float(soll), toleranz, relativ):
-        _fail(f"{text} stimmt noch nicht", zahl_text(soll), zahl_text(x), tipp)
+        _fail(f"{text} stimmt noch nicht", erwartet, zahl_text(x), _tipp_fuer(x, falsch, toleranz, relativ) or tipp)
     if ganzzahlig and not x.is_integer():
-        _fail(f"{text} soll eine ganze Zahl sein", zahl_text(soll), zahl_text(x), tipp)
-    bestanden(f"{text} = {zahl_text(x)} stimmt.")
+        _fail(f"{text} soll eine ganze Zahl sein", erwartet, zahl_text(x), tipp)
+    if not leise:
+        bestanden(f"{text} = {zahl_text(x)} stimmt.")
 
 
 # ----------------------------------------------------------------------------------------------- tensors
@@ -411,6 +430,8 @@ def pruefe_tensor(
     relativ: float = 1e-5,
     endlich: bool = True,
     verschieden: bool = False,
+    gradient=None,
+    numpy: bool = False,
     tipp: str = "",
     leise: bool = False,
 ) -> None:
@@ -419,6 +440,8 @@ def pruefe_tensor(
     ``form``: a shape or a list of allowed shapes (default: the shape of ``soll``); ``gleitkomma=True``: a
     floating point dtype; ``dtype``: exactly this dtype; ``toleranz``/``relativ``: as in ``torch.allclose``
     (both 0: exactly equal); ``verschieden``: not all values equal (random numbers);
+    ``gradient``: the tensor records gradients and its ``.grad`` has these values (after ``backward()``);
+    ``numpy``: a NumPy array is accepted too (always when ``soll`` is one);
     ``leise``: print nothing when it passes (for checks inside a larger check).
     """
     __tracebackhide__ = True
@@ -426,7 +449,8 @@ def pruefe_tensor(
     import torch
 
     text = f"`{name}`"
-    if not isinstance(wert, torch.Tensor | np.ndarray):
+    arten = torch.Tensor | np.ndarray if numpy or isinstance(soll, np.ndarray) else torch.Tensor
+    if not isinstance(wert, arten):
         _fail(
             f"{text} soll ein Tensor sein",
             "einen Tensor",
@@ -463,10 +487,25 @@ def pruefe_tensor(
         _fail(f"{text} enthält überall denselben Wert", tipp="Erzeuge zufällige Werte, z. B. mit `torch.rand`.")
     if ref is not None:
         _vergleiche_werte(text, t, ref, toleranz, relativ, tipp)
-    if not leise:
-        bestanden(
-            f"{text} hat die Form {form_text(t.shape)}" + (" und die richtigen Werte." if ref is not None else ".")
+    if gradient is not None:
+        if not wert.requires_grad:
+            _fail(f"{text} zeichnet keine Gradienten auf", tipp="Lege den Tensor mit `requires_grad=True` an.")
+        if wert.grad is None:
+            _fail(f"`{name}.grad` ist leer", tipp="Wurde `backward()` ausgeführt, nachdem der Tensor angelegt war?")
+        g = _as_tensor(wert.grad)
+        _vergleiche_werte(
+            f"`{name}.grad`",
+            g,
+            _as_tensor(torch.as_tensor(gradient, dtype=torch.float64)).expand_as(g),
+            toleranz,
+            relativ,
+            tipp,
         )
+    if not leise:
+        teile = [] if t.dim() == 0 and ref is not None else [f"die Form {form_text(t.shape)}"]
+        teile += ["den richtigen Wert" if t.numel() == 1 else "die richtigen Werte"] if ref is not None else []
+        teile += ["den richtigen Gradienten"] if gradient is not None else []
+        bestanden(f"{text} hat {' und '.join(teile)}.")
 
 
 def _vergleiche_werte(text: str, t, ref, toleranz: float, relativ: float, tipp: str) -> None:
@@ -564,7 +603,8 @@ def pruefe_funktion(
     relativ: float = 1e-6,
     unveraendert: bool = False,
     falsch: dict | None = None,
-    tipp: str = "",
+    tipp: str | dict = "",
+    teile: list[str] | None = None,
     aufgabe: str | None = None,
     leise: bool = False,
 ) -> None:
@@ -573,7 +613,8 @@ def pruefe_funktion(
     ``eingaben``: a list of argument tuples (a single non-tuple value is one argument);
     ``referenz`` (computed here, on the test's side) or ``erwartet`` (the results) say what is right;
     ``ergebnis``: ``"zahl"`` (a Python ``int``/``float``), ``"skalar"`` (a number or a tensor with one value)
-    or ``"tensor"`` (a tensor of the reference's shape); ``unveraendert``: the function must not change its
+    ``"tensor"`` (a tensor of the reference's shape) or ``"zahlen"`` (a tuple of numbers named by ``teile``,
+    ``tipp`` may then map each part to its hint); ``unveraendert``: the function must not change its
     inputs in place; ``falsch``: typical wrong results (numbers) with a hint; ``aufgabe``: the task a
     ``NotImplementedError`` belongs to (default: ``name``).
     """
@@ -595,7 +636,9 @@ def pruefe_funktion(
     )
     for fall, alt, neu, result, soll in zip(faelle, vorher, danach, results, erwartet, strict=True):
         text = _call_text(name, fall)
-        if ergebnis == "tensor":
+        if ergebnis == "zahlen":
+            _vergleiche_teile(text, result, soll, teile, toleranz, relativ, tipp)
+        elif ergebnis == "tensor":
             pruefe_tensor(
                 text.strip("`"), result, soll, toleranz=toleranz, relativ=relativ, tipp=tipp, leise=True, endlich=False
             )
@@ -603,9 +646,13 @@ def pruefe_funktion(
             if result is None:
                 _fail(f"{text} gibt nichts zurück", zahl_text(soll), "None", "Hast du das `return` vergessen?")
             x = _als_zahl(text, result, nur_python_zahl=ergebnis == "zahl")
-            hinweis = _tipp_fuer(x, falsch, toleranz, relativ)
-            if hinweis is not None or not _nah(x, float(soll), toleranz, relativ):
-                _fail(f"{text} stimmt noch nicht", zahl_text(soll), zahl_text(x), hinweis or tipp)
+            if not _nah(x, float(soll), toleranz, relativ):
+                _fail(
+                    f"{text} stimmt noch nicht",
+                    zahl_text(soll),
+                    zahl_text(x),
+                    _tipp_fuer(x, falsch, toleranz, relativ) or tipp,
+                )
         if unveraendert and not all(_same(n, a) for n, a in zip(neu, alt, strict=True)):
             _fail(
                 f"{text} verändert seine Eingabe",
@@ -614,6 +661,22 @@ def pruefe_funktion(
             )
     if not leise:
         bestanden(f"`{name}` stimmt für {_anzahl_text(len(faelle))}.")
+
+
+def _vergleiche_teile(text, result, soll, teile, toleranz, relativ, tipp) -> None:
+    __tracebackhide__ = True
+    teile = list(teile or [f"Wert {i + 1}" for i in range(len(soll))])
+    if not isinstance(result, tuple | list) or len(result) != len(soll):
+        _fail(
+            f"{text} soll {len(soll)} Werte zurückgeben",
+            f"({', '.join(teile)})",
+            _typname(result) if not isinstance(result, tuple | list) else f"{len(result)} Werte",
+        )
+    for teil, wert, s in zip(teile, result, soll, strict=True):
+        x = _als_zahl(f"{teil} aus {text}", wert)
+        if not _nah(x, float(s), toleranz, relativ):
+            hinweis = tipp.get(teil, "") if isinstance(tipp, dict) else tipp
+            _fail(f"{text}: {teil} stimmt noch nicht", zahl_text(s), zahl_text(x), hinweis)
 
 
 def _anzahl_text(n: int) -> str:
@@ -635,6 +698,7 @@ def pruefe_modell(
     eingabe=None,
     ausgabe_form=None,
     tipp: str = "",
+    leise: bool = False,
 ) -> None:
     """A ``torch.nn.Module`` built as asked.
 
@@ -649,15 +713,9 @@ def pruefe_modell(
     text = f"`{name}`"
     art = typ or torch.nn.Module
     if not isinstance(modell, art):
-        _fail(
-            f"{text} hat den falschen Typ",
-            f"`{art.__module__}.{art.__qualname__}`".replace("torch.nn.modules.container", "torch.nn").replace(
-                "torch.nn.modules.module", "torch.nn"
-            ),
-            _typname(modell),
-            tipp,
-        )
-    kinder = student_module("builtins").list(modell.children()) if bausteine or linear or mit_bias else []
+        modul = "torch.nn" if art.__module__.startswith("torch.nn.modules") else art.__module__
+        _fail(f"{text} hat den falschen Typ", f"`{modul}.{art.__qualname__}`", _typname(modell), tipp)
+    kinder = student_module("builtins").list(modell.children()) if bausteine is not None or linear or mit_bias else []
     if bausteine is not None:
         namen = [_typname(k) for k in kinder]
         if namen != list(bausteine):
@@ -667,7 +725,9 @@ def pruefe_modell(
                 f"{len(namen)}: {', '.join(namen)}",
                 tipp,
             )
-    schichten = [k for k in kinder if isinstance(k, torch.nn.Linear)]
+    schichten = (
+        [modell] if isinstance(modell, torch.nn.Linear) else [k for k in kinder if isinstance(k, torch.nn.Linear)]
+    )
     if linear is not None:
         formen = [tuple(int(n) for n in f) for f in each(attribute("in_features", "out_features"), schichten)]
         if formen != [tuple(f) for f in linear]:
@@ -692,7 +752,8 @@ def pruefe_modell(
         aus = vorhersage(modell, eingabe, name)
         form = [tuple(ausgabe_form)] if ausgabe_form is not None else None
         pruefe_tensor(f"{name}(x) für x der Form {form_text(eingabe.shape)}", aus, form=form, leise=True, tipp=tipp)
-    bestanden(f"{text} ist aufgebaut wie verlangt.")
+    if not leise:
+        bestanden(f"{text} ist aufgebaut wie verlangt.")
 
 
 # ----------------------------------------------------------------------------------------------- training
