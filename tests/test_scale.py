@@ -23,7 +23,7 @@ from course.grading import GradeResult  # noqa: E402
 
 ASSIGNMENT = "01_neuronen"
 #: Shorter cell timeouts than the course's: the hanging submission costs seconds.
-CONFIG = "c.Execute.timeout = 6\nc.SafeExecute.request_timeout = 5\nc.SafeExecute.submission_timeout = 120"
+CONFIG = "c.Execute.timeout = 15\nc.SafeExecute.request_timeout = 10\nc.SafeExecute.submission_timeout = 300"
 
 
 def cli_results(root: Path, assignment: str, output: str, students: list[str]) -> list[GradeResult]:
