@@ -66,6 +66,8 @@ c.Spawner.pre_spawn_hook = pre_spawn_hook
 
 # --- idle culler: stop servers nobody used for an hour ------------------------------------------------
 c.JupyterHub.load_roles = [
+    # every user may open the grading service's page (their own submissions only: course/service.py)
+    {"name": "user", "scopes": ["self", f"access:services!service={kurs_hub.GRADING_SERVICE}"]},
     {
         "name": "idle-culler",
         "scopes": ["list:users", "read:users:activity", "read:servers", "delete:servers"],
@@ -73,6 +75,7 @@ c.JupyterHub.load_roles = [
     }
 ]
 c.JupyterHub.services = [
+    kurs_hub.grading_service(PORT + 3),  # grading on submit: course/service.py, /services/bewertung/
     {
         "name": "idle-culler",
         "command": [sys.executable, "-m", "jupyterhub_idle_culler", f"--timeout={kurs_hub.CULL_TIMEOUT}"],

@@ -168,6 +168,33 @@ def user_environment() -> dict[str, str]:
     }
 
 
+#: Name of the grading-on-submit service (course/service.py): /services/bewertung/ on the hub.
+GRADING_SERVICE = "bewertung"
+
+
+def grading_service(port: int) -> dict:
+    """JupyterHub service that grades new submissions of the assignments the instructors switched on.
+
+    It runs as the first instructor (the owner of the course folder) with the users' environment, reads
+    nbgrader's exchange and the course folder's `bewertung_bei_abgabe.json` (missing: nothing is graded on
+    submit) and serves every student's status page at /services/bewertung/.
+    """
+    owner = INSTRUCTORS[0]
+    env = {**user_environment(), "HOME": str(home(owner)), "USER": owner, "LOGNAME": owner,
+           **role_environment({"instructors"})}
+    return {
+        "name": GRADING_SERVICE,
+        "url": f"http://127.0.0.1:{port}",
+        "command": [str(user_bin() / "python"), "-m", "course.service", "--root", str(course_dir()),
+                    "--exchange", str(exchange_dir())],
+        "user": owner,
+        "cwd": str(course_dir()),
+        "environment": env,
+        "oauth_no_confirm": True,
+        "display": True,
+    }
+
+
 def _has_locale(name: str) -> bool:
     try:
         out = subprocess.run(["locale", "-a"], capture_output=True, text=True, check=False).stdout
