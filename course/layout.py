@@ -16,10 +16,23 @@ class CourseError(Exception):
     """A problem with the input (unknown assignment, broken notebook, missing folder)."""
 
 
+#: Folders of a course that hold what students hand in or get back: a config file inside them is a student's.
+STUDENT_FOLDERS = ("submitted", "autograded", "feedback", "release", "source")
+
+
 def find_root(start: Path | None = None) -> Path | None:
-    """The first folder at or above ``start`` (default: the working folder) that holds ``nbgrader_config.py``."""
+    """The first folder at or above ``start`` (default: the working folder) that holds ``nbgrader_config.py``.
+
+    A configuration below another course's ``submitted/``, ``autograded/``, ``feedback/``, ``release/`` or
+    ``source/`` is never a course root: it came with a submission, and loading it would run the student's file.
+    """
     here = (start or Path.cwd()).resolve()
-    return next((folder for folder in (here, *here.parents) if (folder / CONFIG_FILE).is_file()), None)
+    candidates = [folder for folder in (here, *here.parents) if (folder / CONFIG_FILE).is_file()]
+    for folder in candidates:
+        outer = [root for root in candidates if root in folder.parents]
+        if not any(root / name in (folder, *folder.parents) for root in outer for name in STUDENT_FOLDERS):
+            return folder
+    return None
 
 
 def course_root(start: Path | None = None) -> Path:

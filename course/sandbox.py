@@ -8,13 +8,17 @@ While a submission is graded, the student's code runs in a kernel that:
   processes (no ``/proc/<pid>/root``, ``cwd`` or ``environ`` of the grader), has no
   network, and every process it starts dies with it;
 - sees only the system and Python installation, the course package and the data
-  folder (all read-only), an empty working folder and a size-limited ``/tmp``;
-  never ``source/``, ``submitted/``, ``autograded/``, the gradebook or the
-  configuration;
+  folder (all read-only); every place it can write is a size-limited tmpfs (its
+  working folder, ``/tmp``, ``/dev/shm`` and, where the grader is root, the folder
+  of its sockets); never ``source/``, ``submitted/``, ``autograded/``, the
+  gradebook or the configuration;
+- cannot create user namespaces (a nested bubblewrap with ``--disable-userns``), so
+  no ``unshare -Urm`` mounts a tmpfs beyond these limits;
 - starts with an empty environment (no secrets of the grader);
 - is limited in memory (address space per process, and a memory cgroup for the
   whole sandbox, tmpfs included, where the machine offers one), number of
-  processes, file size, open files and CPU time.
+  processes, file size, open files, CPU time per process and, with a cpu cgroup,
+  the cores of the whole sandbox.
 
 How it plugs into nbgrader: :class:`course.sandbox_kernel.SandboxKernelManager` is the kernel manager of
 :class:`course.preprocessors.SafeExecute`, so ``nbgrader autograde``, the
@@ -25,9 +29,11 @@ and replaces itself with ``bwrap ... -- setpriv ... python -m ipykernel_launcher
 The kernel talks over IPC sockets in the runtime folder (TCP would not cross the
 network namespace); interrupts are messages.
 
-``COURSE_SANDBOX=off`` switches the sandbox off (for instructors who grade inside
-containers of their own); ``on`` insists on it; ``auto`` (default) uses it where
-bubblewrap works.  Limits come from environment variables (see :class:`Limits`).
+Mode, limits, data folder and environment are decided by
+:class:`course.grading_environment.GradingEnvironment` (traits in ``nbgrader_config.py``,
+environment variables override): the kernel manager writes them into the runtime
+folder (:func:`write_settings`), the wrapper reads them from there, never from the
+folder it grades in.
 """
 
 from __future__ import annotations
@@ -40,7 +46,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from functools import cache
 from pathlib import Path
 
@@ -48,6 +54,8 @@ MODE_ENV = "COURSE_SANDBOX"
 DATA_ENV = "COURSE_DATA_DIR"
 #: Environment variables a grading kernel may see (their values are not secrets).
 PASSED_ENV = ("LANG", "LC_ALL", "NBGRADER_EXECUTION", "NBGRADER_VALIDATING", "OMP_NUM_THREADS")
+SETTINGS_FILE = "settings.json"  # in the runtime folder: limits, data folder and environment of the kernel
+SOCKETS_TMPFS_KB = 1024  # the sockets' folder as a tmpfs of its own (where the grader is root)
 #: The kernel's uid is drawn from this range (owners of nothing, one per kernel).
 UID_BASE, UID_COUNT = 610_000, 100_000
 CGROUP_FILE = "cgroups.json"
@@ -62,28 +70,15 @@ class SandboxError(RuntimeError):
 
 @dataclass(frozen=True)
 class Limits:
-    """Limits of one grading kernel; each can be set with an environment variable."""
+    """Limits of one grading kernel (set through :class:`course.grading_environment.GradingEnvironment`)."""
 
-    memory_gb: float = 6.0  # COURSE_GRADING_MEMORY_GB: address space per process and the cgroup's memory
-    tmp_mb: int = 512  # COURSE_GRADING_TMP_MB: size of the kernel's /tmp (counts towards the memory)
-    processes: int = 256  # COURSE_GRADING_PROCESSES: processes and threads
-    file_mb: int = 256  # COURSE_GRADING_FILE_MB: largest file the kernel may write
-    cpu_seconds: int = 1800  # COURSE_GRADING_CPU_SECONDS: CPU time of the whole kernel
+    memory_gb: float = 6.0  # address space per process and the cgroup's memory
+    tmp_mb: int = 512  # size of each tmpfs of the kernel (/tmp, /dev/shm, working folder; counts towards memory)
+    processes: int = 256  # processes and threads
+    file_mb: int = 256  # largest file the kernel may write
+    cpu_seconds: int = 1800  # CPU time of each process
+    cpus: float = 1.0  # cores of the whole sandbox at once (cpu cgroup), 0: no quota
     open_files: int = 1024
-
-    @classmethod
-    def from_env(cls) -> Limits:
-        def get(name, default, kind):
-            value = os.environ.get(name)
-            return kind(value) if value not in (None, "") else default
-
-        return cls(
-            memory_gb=get("COURSE_GRADING_MEMORY_GB", cls.memory_gb, float),
-            tmp_mb=get("COURSE_GRADING_TMP_MB", cls.tmp_mb, int),
-            processes=get("COURSE_GRADING_PROCESSES", cls.processes, int),
-            file_mb=get("COURSE_GRADING_FILE_MB", cls.file_mb, int),
-            cpu_seconds=get("COURSE_GRADING_CPU_SECONDS", cls.cpu_seconds, int),
-        )
 
     def rlimits(self) -> dict[int, int]:
         limits = {
@@ -112,17 +107,6 @@ def bwrap_works() -> bool:
     return subprocess.run([*probe, "true"], capture_output=True).returncode == 0
 
 
-def enabled() -> bool:
-    mode = os.environ.get(MODE_ENV, "auto").lower()
-    if mode in {"0", "off", "no", "false"}:
-        return False
-    if mode in {"1", "on", "yes", "true"}:
-        if not bwrap_works():
-            raise SandboxError("COURSE_SANDBOX=on, aber bubblewrap (bwrap) fehlt oder funktioniert hier nicht")
-        return True
-    return bwrap_works()
-
-
 # --------------------------------------------------------------------------- runtime folders
 
 
@@ -139,11 +123,25 @@ def sockets_folder(runtime: Path) -> Path:
     return Path((runtime / SOCKETS_FILE).read_text())
 
 
+def write_settings(runtime: Path, limits: Limits, data: Path, env: dict[str, str]) -> None:
+    """What the wrapper needs to start the kernel, written by the kernel manager (the grader's own folder)."""
+    settings = {"limits": asdict(limits), "data": str(data), "env": dict(env)}
+    (runtime / SETTINGS_FILE).write_text(json.dumps(settings))
+
+
+def read_settings(runtime: Path) -> tuple[Limits, Path, dict[str, str]]:
+    settings = json.loads((runtime / SETTINGS_FILE).read_text())
+    return Limits(**settings["limits"]), Path(settings["data"]), dict(settings["env"])
+
+
 def remove_runtime(runtime: Path) -> None:
     """Remove a kernel's cgroups (killing what is left in them), its sockets' folder and its runtime folder."""
     remove_cgroups(runtime / CGROUP_FILE)
     try:
-        shutil.rmtree(sockets_folder(runtime), ignore_errors=True)
+        sockets = sockets_folder(runtime)
+        if os.path.ismount(sockets):
+            subprocess.run(["umount", "-l", str(sockets)], capture_output=True)
+        shutil.rmtree(sockets, ignore_errors=True)
     except OSError:
         pass
     shutil.rmtree(runtime, ignore_errors=True)
@@ -152,8 +150,11 @@ def remove_runtime(runtime: Path) -> None:
 # --------------------------------------------------------------------------- cgroups (where available)
 
 
+CONTROLLERS = ("memory", "pids", "cpu")
+
+
 def _cgroup_parents() -> dict[str, Path]:
-    """Writable cgroup folders of this process for the ``memory`` and ``pids`` controllers (v1 or v2)."""
+    """Writable cgroup folders of this process for the ``memory``, ``pids`` and ``cpu`` controllers (v1 or v2)."""
     found: dict[str, Path] = {}
     try:
         lines = Path("/proc/self/cgroup").read_text().splitlines()
@@ -164,15 +165,15 @@ def _cgroup_parents() -> dict[str, Path]:
     for line in lines:
         _, controllers, path = line.split(":", 2)
         for controller in controllers.split(","):
-            if controller in {"memory", "pids"}:
-                found[controller] = Path("/sys/fs/cgroup", controller, path.lstrip("/"))
+            if controller in CONTROLLERS:
+                found[controller] = Path("/sys/fs/cgroup", controllers, path.lstrip("/"))
         if controllers == "" and unified:  # cgroup v2
             base = Path(unified, path.lstrip("/"))
             try:
                 active = (base / "cgroup.subtree_control").read_text().split()
             except OSError:
                 active = []
-            for controller in ("memory", "pids"):
+            for controller in CONTROLLERS:
                 if controller in active:
                     found.setdefault(controller, base)
     return {c: p for c, p in found.items() if p.is_dir() and os.access(p, os.W_OK)}
@@ -192,8 +193,15 @@ def enter_cgroups(limits: Limits, name: str) -> list[str]:
                         (group / knob).write_text(limit)
                 if (group / "memory.swap.max").exists():
                     (group / "memory.swap.max").write_text("0")
-            else:
+            elif controller == "pids":
                 (group / "pids.max").write_text(str(limits.processes))
+            elif limits.cpus > 0:  # a quota per 100 ms period for all processes of the sandbox together
+                quota = str(int(limits.cpus * 100_000))
+                if (group / "cpu.max").exists():
+                    (group / "cpu.max").write_text(f"{quota} 100000")
+                else:
+                    (group / "cpu.cfs_period_us").write_text("100000")
+                    (group / "cpu.cfs_quota_us").write_text(quota)
             (group / "cgroup.procs").write_text(str(os.getpid()))
             made.append(str(group))
         except OSError:
@@ -269,21 +277,19 @@ def python_paths() -> tuple[Path, Path, Path]:
     return Path(sys.base_prefix).resolve(), venv, python
 
 
-def grading_data(workdir: Path) -> Path:
-    """The data folder the kernel sees: ``COURSE_DATA_DIR``, else ``data/`` of the course the kernel grades in."""
-    if os.environ.get(DATA_ENV):
-        return Path(os.environ[DATA_ENV])
-    from course.layout import find_root
-
-    root = find_root(workdir)
-    return root / "data" if root is not None else Path("/nonexistent")
-
-
-def bwrap_command(runtime: Path, connection_file: Path, workdir: Path, uid: int, limits: Limits) -> list[str]:
-    """The bubblewrap command line that runs the kernel as ``uid`` in ``workdir`` (an empty scratch folder)."""
+def bwrap_command(
+    runtime: Path,
+    connection_file: Path,
+    workdir: Path,
+    uid: int,
+    limits: Limits,
+    data: Path = Path("/nonexistent"),
+    env: dict[str, str] | None = None,
+) -> list[str]:
+    """The bubblewrap command line that runs the kernel as ``uid`` in ``workdir`` (an empty tmpfs), with the
+    read-only ``data`` folder and the environment ``env`` (plus what Python needs)."""
     python_home, venv, python = python_paths()
     package = Path(__file__).resolve().parent
-    data = grading_data(workdir)
     ipc = sockets_folder(runtime)
     root = os.geteuid() == 0
     cmd = ["bwrap", "--die-with-parent", "--new-session", "--unshare-pid", "--unshare-net", "--unshare-ipc"]
@@ -291,22 +297,24 @@ def bwrap_command(runtime: Path, connection_file: Path, workdir: Path, uid: int,
     if root:  # bwrap keeps only what setpriv needs to become the kernel's user; that user has no capabilities
         cmd += ["--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
     else:  # an unprivileged grader: a user namespace maps the kernel's uid onto the grader's
-        cmd += ["--unshare-user", "--uid", str(uid), "--gid", str(uid), "--cap-drop", "ALL"]
+        cmd += ["--unshare-user", "--disable-userns", "--uid", str(uid), "--gid", str(uid), "--cap-drop", "ALL"]
     cmd += ["--ro-bind", "/usr", "/usr", "--ro-bind", "/etc", "/etc"]
     for link in ("bin", "lib", "lib64", "sbin"):
         if Path("/", link).is_symlink():
             cmd += ["--symlink", os.readlink(Path("/", link)), f"/{link}"]
     cmd += ["--ro-bind-try", "/sys/devices/system/cpu", "/sys/devices/system/cpu"]
     cmd += ["--proc", "/proc", "--dev", "/dev"]
-    cmd += ["--perms", "1777", "--size", str(limits.tmp_mb * 1024**2), "--tmpfs", "/tmp"]
+    tmpfs = ["--perms", "1777", "--size", str(limits.tmp_mb * 1024**2), "--tmpfs"]
+    cmd += [*tmpfs, "/tmp", *tmpfs, "/dev/shm"]  # /dev/shm: DataLoader workers share tensors there
     extra_sites = other_site_packages(python_home, venv)
     binds = [("--ro-bind", path, path) for path in dict.fromkeys([python_home, venv, package, *extra_sites])]
     if data.exists():
         binds += [("--ro-bind", source, place) for source, place in _readonly_targets(data)]
     mounted = [Path(p) for p in ("/usr", "/etc", "/proc", "/dev", "/sys", "/tmp")]
     made: set[Path] = set()
-    # the sockets' folder last: nothing bound later (the working folder) may hide it
-    for kind, source, path in [*binds, ("--bind", runtime / "arbeit", workdir), ("--bind", ipc, ipc)]:
+    # the working folder is a tmpfs (a host folder would have no quota); the sockets' folder last: nothing
+    # mounted later may hide it
+    for kind, source, path in [*binds, ("--tmpfs", None, workdir), ("--bind", ipc, ipc)]:
         # bubblewrap would create missing parent folders with the host's modes (/root is 0700):
         # create them readable for the kernel's user first
         for parent in reversed(path.parents):
@@ -314,34 +322,39 @@ def bwrap_command(runtime: Path, connection_file: Path, workdir: Path, uid: int,
             if parent != Path("/") and parent not in made and (not inside_mount or Path("/tmp") in parent.parents):
                 cmd += ["--perms", "0755", "--dir", str(parent)]
                 made.add(parent)
-        cmd += [kind, str(source), str(path)]
+        cmd += [kind, str(source), str(path)] if source is not None else [*tmpfs, str(path)]
         mounted.append(path)
     cmd += ["--chdir", str(workdir)]
+    kernel_env = env
     env = {"PATH": f"{venv / 'bin'}:/usr/bin:/bin", "HOME": "/tmp", "MPLCONFIGDIR": "/tmp/matplotlib"}
     # the grader's course package (also outside an editable install) and packages installed outside the venv
     env["PYTHONPATH"] = os.pathsep.join([str(package.parent), *map(str, extra_sites)])
+    env.update({name: value for name, value in (kernel_env or {}).items() if name in (*PASSED_ENV, DATA_ENV)})
     env[DATA_ENV] = str(data)
-    env.update({name: os.environ[name] for name in PASSED_ENV if name in os.environ})
     cmd += ["--clearenv"] + [arg for name, value in env.items() for arg in ("--setenv", name, value)]
     cmd.append("--")
     if root:
         cmd += ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--no-new-privs", "--inh-caps=-all"]
+        # as the kernel's user, a user namespace of its own in which no further one can be made
+        cmd += ["bwrap", "--die-with-parent", "--unshare-user", "--disable-userns", "--dev-bind", "/", "/", "--"]
     return [*cmd, str(python), "-m", "ipykernel_launcher", "-f", str(connection_file)]
 
 
 def main(argv: list[str]) -> None:
     """Kernel command of the sandbox: ``python -m course.sandbox RUNTIME CONNECTION_FILE``."""
     runtime, connection_file = Path(argv[0]), Path(argv[1]).resolve()
-    workdir = Path.cwd().resolve()
-    limits = Limits.from_env()
+    workdir = Path.cwd().resolve()  # only a place: the kernel gets an empty tmpfs there
+    limits, data, env = read_settings(runtime)
     uid = UID_BASE + secrets.randbelow(UID_COUNT)
-    scratch = runtime / "arbeit"
-    scratch.mkdir(mode=0o755, exist_ok=True)
+    ipc = sockets_folder(runtime)
+    if os.geteuid() == 0:  # the sockets' folder, the one host folder the kernel writes to, as a small tmpfs
+        options = f"size={SOCKETS_TMPFS_KB}k,mode=0700,uid={uid},gid={uid},nodev,nosuid,noexec"
+        subprocess.run(["mount", "-t", "tmpfs", "-o", options, "nn-kurs-sockets", str(ipc)], capture_output=True)
     # the kernel's own copy of its connection file, in the folder of its sockets
-    kernel_file = sockets_folder(runtime) / "kernel.json"
+    kernel_file = ipc / "kernel.json"
     shutil.copy(connection_file, kernel_file)
     if os.geteuid() == 0:
-        for path in (scratch, sockets_folder(runtime), kernel_file):
+        for path in (ipc, kernel_file):
             os.chown(path, uid, uid)
     groups = enter_cgroups(limits, runtime.name)
     (runtime / CGROUP_FILE).write_text(json.dumps(groups))
@@ -353,7 +366,8 @@ def main(argv: list[str]) -> None:
     os.dup2(devnull, 2)
     # bubblewrap itself starts with an empty environment too: nothing of the grader's (secrets included)
     # is in any process of the sandbox, not even in /proc/1/environ of bubblewrap's own init
-    os.execvpe("bwrap", bwrap_command(runtime, kernel_file, workdir, uid, limits), {"PATH": "/usr/bin:/bin"})
+    command = bwrap_command(runtime, kernel_file, workdir, uid, limits, data=data, env=env)
+    os.execvpe("bwrap", command, {"PATH": "/usr/bin:/bin"})
 
 
 if __name__ == "__main__":

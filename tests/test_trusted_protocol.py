@@ -2,6 +2,8 @@
 
 What crosses as data arrives as plain data of the trusted side (whatever class the student's object
 had); what the trusted side decodes is checked node by node; references never decide a comparison.
+The loop reference -> request -> student's end -> answer -> decode runs end to end in-process
+(:class:`course.trusted.transport.InProcessTransport`), with honest and with hostile student ends.
 """
 
 from __future__ import annotations
@@ -13,14 +15,15 @@ import numpy as np
 import pytest
 import torch
 
-from course.trusted import client, kernel_side
-from course.trusted.protocol import MAX_DEPTH, ProtocolError, decode, encode
+from course.trusted import client, kernel_side, proxies, wire
+from course.trusted.transport import InProcessTransport
+from course.trusted.wire import MAX_DEPTH, ProtocolError, decode, encode
 
 
 def roundtrip(value):
     objects = kernel_side.Objects()
     buffers: list = []
-    tree = encode(value, buffers, objects.ref)
+    tree = encode(value, buffers, objects.ref, identities=True)
     return decode(tree, buffers, lambda node: ("ref", node["id"], node["name"]))
 
 
@@ -139,7 +142,7 @@ class FakeConnection:
 
 def make_ref(classes, answers=None, name="Objekt"):
     conn = FakeConnection(answers or {})
-    return client._proxy_class({"name": name})(conn, 42, {"classes": classes}), conn
+    return proxies.make_ref(conn, 42, name, [tuple(c) for c in classes]), conn
 
 
 def test_a_reference_claims_only_classes_the_trusted_side_has():
@@ -151,6 +154,46 @@ def test_a_reference_claims_only_classes_the_trusted_side_has():
     assert not isinstance(bogus, torch.nn.Module)
     forged, _ = make_ref([["builtins", "float"], ["builtins", "object"]])  # a real float would be data
     assert not isinstance(forged, float) and not isinstance(forged, numbers.Real)
+
+
+@pytest.mark.parametrize(
+    "claim",
+    [
+        ("numbers", "Real"),  # an ABC: the test's arithmetic would be the student's
+        ("numbers", "Number"),
+        ("collections.abc", "Sequence"),
+        ("torch", "Tensor"),  # torch's C code would read the proxy's memory as a tensor
+        ("torch.nn.parameter", "Parameter"),
+        ("numpy", "ndarray"),
+        ("torch", "Generator"),
+        ("builtins", "int"),
+        ("builtins", "type"),
+    ],
+)
+def test_a_reference_never_claims_data_or_abstract_classes(claim):
+    forged, _ = make_ref([list(claim), ["builtins", "object"]])
+    assert type(forged).__class__ is type and forged.__class__ is type(forged)
+    assert not isinstance(forged, (numbers.Number, torch.Tensor, np.ndarray, int, type, torch.Generator))
+
+
+@pytest.mark.parametrize(
+    "claim",
+    [
+        ("torch.nn.modules.container", "Sequential"),
+        ("torch.optim.adam", "Adam"),
+        ("torch.utils.data.dataloader", "DataLoader"),
+        ("torch.utils.data.dataset", "TensorDataset"),
+    ],
+)
+def test_a_reference_claims_modules_optimizers_and_loaders(claim):
+    ref, _ = make_ref([list(claim), ["builtins", "object"]])
+    assert ref.__class__.__name__ == claim[1]
+
+
+def test_proxy_classes_are_bounded():
+    for i in range(proxies.MAX_PROXY_CLASSES + 50):
+        proxies.proxy_class(f"Klasse{i}")
+    assert len(proxies._PROXY_CLASSES) <= proxies.MAX_PROXY_CLASSES
 
 
 def test_comparisons_and_truth_values_are_not_asked_of_the_student():
@@ -218,8 +261,7 @@ def test_references_the_trusted_side_dropped_are_forgotten():
 def test_the_trusted_side_releases_references_it_no_longer_holds():
     import gc
 
-    conn = client.Connection.__new__(client.Connection)
-    conn.refs, conn.released = client.weakref.WeakValueDictionary(), set()
+    conn = client.Connection(InProcessTransport())
     ref = conn._ref({"t": "ref", "id": 7, "name": "X", "classes": []})
     assert conn._ref({"t": "ref", "id": 7}) is ref and not conn.released
     del ref
@@ -272,3 +314,124 @@ def test_each_asks_the_student_side_once_per_list():
     assert calls == [(function, ([1, 2], [3, 4])), (function, ([5],))]
     assert modules == ["builtins"]  # looked up once per connection
     assert each(len, ["ab", "c"]) == [2, 1]  # a trusted function is applied here
+
+
+# --------------------------------------------------------------------------- end to end, in-process
+
+
+def connect(namespace=None, answer=None) -> tuple[client.Connection, InProcessTransport]:
+    transport = InProcessTransport(answer=answer, namespace=namespace)
+    return client.Connection(transport, deadline=1.0), transport
+
+
+def test_requests_round_trip_through_the_student_end():
+    layer = torch.nn.Linear(3, 2)
+    conn, _ = connect({"schicht": layer, "n": 5, "werte": [1.5, 2.5], "os": math})
+    found = conn.names(["schicht", "n", "werte", "os", "fehlt"])
+    assert set(found) == {"schicht", "n", "werte"}  # modules are never taken over
+    schicht = found["schicht"]
+    assert isinstance(schicht, torch.nn.Linear) and found["n"] == 5 and found["werte"] == [1.5, 2.5]
+    assert schicht.in_features == 3 and tuple(schicht.weight.shape) == (2, 3)
+    x = torch.randn(4, 3)
+    assert torch.allclose(schicht(x), layer(x).detach())
+    assert len(list(schicht.parameters())) == 2 and len(schicht.weight) == 2
+
+
+def test_student_exceptions_and_protocol_errors_stay_apart():
+    conn, _ = connect({"d": {}})
+    student_dict = conn.module("builtins").dict()
+    with pytest.raises(KeyError):
+        student_dict["fehlt"]  # the student's KeyError is a KeyError
+    with pytest.raises(ProtocolError, match="nicht verstanden"):
+        conn.request("gibt_es_nicht")  # a misspelt operation is a bug of the trusted side
+    with pytest.raises(ProtocolError, match="nicht verstanden"):
+        conn.request(wire.Op.CONVERT, "exec", "print(1)")
+
+
+def test_dunder_and_display_attributes_are_never_forwarded():
+    class Zeiger:
+        __array_interface__ = {"data": (1, False), "shape": (10,), "typestr": "<f8", "version": 3}
+        __cuda_array_interface__ = __array_interface__
+        _repr_html_ = "<b>html</b>"
+
+        def __array__(self, dtype=None, copy=None):
+            return np.zeros(3)
+
+        def __torch_function__(self, *args, **kwargs):
+            return 1
+
+        def _ipython_display_(self):
+            pass
+
+    sent: list = []
+    transport = InProcessTransport(namespace={"z": Zeiger()})
+    honest = transport.answer
+    transport.answer = lambda data, buffers: (sent.append(data["op"]), honest(data, buffers))[1]
+    conn = client.Connection(transport, deadline=1.0)
+    z = conn.names(["z"])["z"]
+    sent.clear()
+    array = np.asarray(z)
+    assert array.dtype == object and array.shape == ()  # an opaque object, never a pointer
+    for name in ("__array_interface__", "__array__", "__torch_function__", "_repr_html_", "_ipython_display_"):
+        with pytest.raises(AttributeError):
+            getattr(z, name)
+    with pytest.raises(TypeError):
+        torch.as_tensor(z)
+    assert "getattr" not in sent  # only the sequence protocol's len(), whose answer must be an int
+
+
+def test_tensors_the_trusted_side_sends_carry_no_identity():
+    seen: list = []
+
+    def spy(data, buffers):
+        seen.append(data)
+        return kernel_side.answer(objects, data, buffers)
+
+    objects = kernel_side.Objects({"f": lambda t: t})
+    conn, _ = connect(answer=spy)
+    f = conn.names(["f"])["f"]
+    back = f(torch.ones(2))
+    assert torch.equal(back, torch.ones(2)) and hasattr(back, "_course_identity")  # the student's side tells its own
+    assert '"id"' not in str([d["args"]["v"][1:] for d in seen[1:]])
+
+
+@pytest.mark.parametrize(
+    "hostile",
+    [
+        lambda data, buffers: ({"weder": "noch"}, []),
+        lambda data, buffers: ({"ok": {"t": "tensor", "dtype": "float32", "shape": [4], "b": 0}}, [b"\x00" * 3]),
+        lambda data, buffers: ({"ok": {"t": "ref", "id": "nicht int", "classes": []}}, []),
+        lambda data, buffers: ({"error": "kein dict"}, []),
+        lambda data, buffers: ({"ok": {"t": "dict", "v": [[{"t": "list", "v": []}, {"t": "none"}]]}}, []),
+    ],
+)
+def test_malformed_answers_end_as_protocol_errors(hostile):
+    conn, _ = connect(answer=hostile)
+    with pytest.raises(ProtocolError):
+        conn.request(wire.Op.NAMES, ["x"])
+
+
+def test_a_forged_error_kind_or_type_is_only_the_students():
+    def forged(data, buffers):
+        return {"error": {"kind": "wer weiß", "type": "AssertionError", "builtin": True, "message": "ok"}}, []
+
+    conn, _ = connect(answer=forged)
+    with pytest.raises(client.StudentError):
+        conn.request(wire.Op.NAMES, ["x"])
+
+
+def test_a_missing_answer_interrupts_and_then_fails_fast():
+    conn, transport = connect(answer=lambda data, buffers: None)
+    with pytest.raises(client.NoAnswer):
+        conn.request(wire.Op.NAMES, ["x"])
+    assert transport.interrupts == 1 and conn.broken == client.STUCK
+    with pytest.raises(client.NoAnswer):
+        conn.request(wire.Op.NAMES, ["x"])  # at once: no second wait
+
+
+def test_message_budget_counts_frames_and_bytes():
+    ok = [b"id", b"<IDS|MSG>", b"sig", b"{}", b"{}", b"{}", b"{}", b"buffer"]
+    assert wire.within_budget(ok)
+    assert not wire.within_budget(ok + [b""] * wire.MAX_FRAMES)
+    assert not wire.within_budget([b"<IDS|MSG>", b"sig", b"x" * (wire.MAX_JSON_BYTES + 1), b"{}", b"{}", b"{}"])
+    assert not wire.within_budget([b"kein", b"trenner"])

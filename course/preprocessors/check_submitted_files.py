@@ -1,10 +1,18 @@
-"""Sanitizing step: a submission must consist of plain files and folders only.
+"""Sanitizing step: a submission must consist of plain files and folders only, and only its notebooks are kept.
 
 A symbolic link in a submission could point at the solutions, the gradebook or a
 device; a FIFO or a device file could block the grader.  nbgrader would follow
 them when it copies the submission, so such a submission is rejected, with a
 clear message, before anything of it is executed.  ``python -m course grade``
 runs the same check before it even starts nbgrader.
+
+nbgrader copies every submitted file into ``autograded/<student>/<assignment>/``.  Nothing
+there is needed for grading (the student's kernel works in an empty folder of its own), but a
+file there can be mistaken for the course's own: an ``nbgrader_config.py`` that a command
+started in that folder would run as the instructor, a ``data/`` folder with forged data sets,
+a module that shadows a library.  So the autograded folder keeps only an allowlist: the
+notebooks and the files the assignment itself ships (``source/<assignment>/``); everything else
+the student added is removed before any cell runs, and stays only in ``submitted/``.
 """
 
 from __future__ import annotations
@@ -58,8 +66,34 @@ def check_folder(folder: Path, max_bytes: int) -> None:
         raise SubmissionRejected(f"Abgabe abgelehnt: {size / 1e6:.0f} MB, erlaubt sind {max_bytes / 1e6:.0f} MB")
 
 
+def keep_only(folder: Path, allowed: set[str]) -> list[str]:
+    """Remove every file and folder below ``folder`` whose relative path is not in ``allowed`` (nor a folder of
+    one); return what was removed."""
+    removed = []
+    for dirpath, dirnames, filenames in os.walk(folder, topdown=False, followlinks=False):
+        for name in filenames:
+            path = Path(dirpath, name)
+            relative = str(path.relative_to(folder))
+            if relative not in allowed:
+                path.unlink()
+                removed.append(relative)
+        for name in dirnames:
+            path = Path(dirpath, name)
+            if not any(path.iterdir()):
+                path.rmdir()
+    return sorted(removed)
+
+
+def allowed_files(coursedir: CourseDirectory, assignment: str, folder: Path) -> set[str]:
+    """The notebooks in ``folder`` (top level) and every file the assignment ships in ``source/``."""
+    source = Path(coursedir.format_path(coursedir.source_directory, ".", assignment))
+    shipped = {str(p.relative_to(source)) for p in source.rglob("*") if p.is_file()} if source.is_dir() else set()
+    return shipped | {p.name for p in folder.glob("*.ipynb") if p.is_file() and not p.is_symlink()}
+
+
 class CheckSubmittedFiles(NbGraderPreprocessor):
-    """Reject submissions with links, FIFOs or device files, or more than ``max_bytes``."""
+    """Reject submissions with links, FIFOs or device files, or more than ``max_bytes``; keep only the notebooks
+    and the assignment's own files in the autograded folder."""
 
     max_bytes = Integer(MAX_SUBMISSION_BYTES, help="Largest submission (all files together) in bytes.").tag(config=True)
 
@@ -68,4 +102,9 @@ class CheckSubmittedFiles(NbGraderPreprocessor):
         coursedir = CourseDirectory(config=self.config)
         folder = Path(coursedir.format_path(coursedir.submitted_directory, info["student"], info["assignment"]))
         check_folder(folder, self.max_bytes)
+        graded = Path(coursedir.format_path(coursedir.autograded_directory, info["student"], info["assignment"]))
+        if graded.is_dir():
+            removed = keep_only(graded, allowed_files(coursedir, info["assignment"], graded))
+            if removed:
+                self.log.info("Removed from the autograded folder (kept in submitted/): %s", ", ".join(removed[:20]))
         return nb, resources

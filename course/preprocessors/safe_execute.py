@@ -19,21 +19,19 @@ from __future__ import annotations
 
 import ast
 import asyncio
-from pathlib import Path
-from queue import Empty
 from time import monotonic
 
 import zmq
 from nbclient.exceptions import DeadKernelError
-from nbclient.util import ensure_async, run_sync
+from nbclient.util import run_sync
 from nbformat.notebooknode import NotebookNode
 from nbgrader.preprocessors import Execute
 from traitlets import Bool, Dict, Integer
 
-from course.cells import is_autograded_test
-from course.sandbox import grading_data
+from course.cells import PASS_MARK, is_autograded_test
+from course.grading_environment import GradingEnvironment
 from course.sandbox_kernel import SandboxKernelManager
-from course.trusted.kernel import STUDENT_SIDE, TrustedKernelManager, trusted_side
+from course.trusted.kernel import STUDENT_SIDE, KernelStartError, TrustedKernel, require_ok, run_silently
 
 KERNEL_DIED = (
     "Der Python-Kernel ist in dieser Zelle abgestürzt (zum Beispiel durch os._exit, einen "
@@ -63,12 +61,7 @@ CELL_TIMEOUT = (
     "Endlosschleife)."
 )
 TRUNCATED = "\n... Ausgabe gekürzt: diese Zelle hat mehr als {limit} Zeichen ausgegeben ...\n"
-SETUP_SECONDS = 60
 OUTPUT_TYPES = {"stream", "display_data", "execute_result", "update_display_data", "comm_open", "comm_msg", "error"}
-
-
-class KernelStartError(RuntimeError):
-    """The grading kernel could not be started: a problem of the grading environment."""
 
 
 def _error(ename: str, evalue: str) -> NotebookNode:
@@ -143,6 +136,8 @@ class SafeExecute(Execute):
         self._notebook_chars = 0
         try:
             return super().preprocess(nb, resources, km)
+        except KernelStartError:  # the grading environment is broken (also mid-notebook): never the student's fault
+            raise
         except Exception as exc:  # DeadKernelError, a kernel that cannot be reached, ...
             if self._current_cell is None:
                 raise KernelStartError(f"Der Bewertungs-Kernel ließ sich nicht starten: {exc}") from exc
@@ -165,6 +160,8 @@ class SafeExecute(Execute):
             cell, resources = self._run_trusted(cell, resources, index)
         else:
             cell, resources = super().preprocess_cell(cell, resources, index)
+        if is_autograded_test(cell):
+            cell.outputs = test_outputs(cell.outputs)
         cell.outputs = cap_outputs(cell.outputs, self.max_output_chars)
         return cell, resources
 
@@ -176,80 +173,33 @@ class SafeExecute(Execute):
         remaining = max(1, int(self._remaining()))
         return remaining if timeout is None else min(timeout, remaining)
 
-    async def _async_run_silently(self, code: str, seconds: float = SETUP_SECONDS, kc=None) -> dict:
-        """Run ``code`` without output and wait for its reply, at most ``seconds`` of wall-clock time."""
-        kc = kc or self.kc
-        msg_id = kc.execute(code, silent=True, store_history=False, allow_stdin=False)
-        deadline = monotonic() + seconds
-        while (left := deadline - monotonic()) > 0:
-            try:
-                msg = await ensure_async(kc.shell_channel.get_msg(timeout=left))
-            except Empty:
-                break
-            if msg.get("parent_header", {}).get("msg_id") == msg_id:
-                return msg
-        return {}
-
     async def async_start_new_kernel_client(self):
         """The trusted kernel starts while the student's kernel gets ready; then the two are connected."""
-        self.trusted_km = self.trusted_kc = None
+        self.trusted = None
         try:
             if not self.trusted_tests:
                 return await super().async_start_new_kernel_client()
+            # the kernels' settings come from the course's config; the student's kernel manager reads the same
+            environment = GradingEnvironment(config=self.config)
+            self.trusted = TrustedKernel(environment, self.startup_timeout, self.request_timeout)
             started = await asyncio.gather(
-                super().async_start_new_kernel_client(), self._async_launch_trusted(), return_exceptions=True
+                super().async_start_new_kernel_client(), self.trusted.launch(), return_exceptions=True
             )
             for outcome in started:  # both have finished: nothing is left starting while we clean up
                 if isinstance(outcome, BaseException):
                     raise outcome
             kc = started[0]
-            self._require_ok(await self._async_run_silently(STUDENT_SIDE), "Kernel der Abgabe")
-            await self._async_connect_trusted()
+            require_ok(await run_silently(kc, STUDENT_SIDE), "Kernel der Abgabe")
+            await self.trusted.connect(self.km.get_connection_info(), test_imports(self.nb))
         except BaseException:
             await self._async_cleanup_kernel()
             raise
         return kc
 
-    async def _async_launch_trusted(self) -> None:
-        notebook_folder = Path(self.resources.get("metadata", {}).get("path") or ".")
-        self.trusted_km = TrustedKernelManager(data=grading_data(notebook_folder.resolve()))
-        await self.trusted_km.start()
-        self.trusted_kc = self.trusted_km.client()
-        self.trusted_kc.start_channels()
-        await ensure_async(self.trusted_kc.wait_for_ready(timeout=self.startup_timeout))
-
-    async def _async_start_trusted(self) -> None:
-        await self._async_launch_trusted()
-        await self._async_connect_trusted(first=False)
-
-    async def _async_connect_trusted(self, first: bool = True) -> None:
-        code = trusted_side(self.km.get_connection_info(), self.request_timeout, first)
-        self._require_ok(await self._async_run_silently(code, kc=self.trusted_kc), "Kernel der Tests")
-        # The test cells' imports (torch takes a second) load now, while the student's cells run; the first test
-        # cell's reply is then waited for behind them. No reply is awaited here, errors show in the test cells.
-        self.trusted_kc.execute(test_imports(self.nb), silent=True, store_history=False, allow_stdin=False)
-
-    @staticmethod
-    def _require_ok(reply: dict, which: str) -> None:
-        content = reply.get("content", {})
-        if content.get("status") != "ok":
-            detail = f"{content.get('ename', 'keine Antwort')}: {content.get('evalue', '')}"
-            raise KernelStartError(f"Der {which} ließ sich nicht einrichten ({detail}).")
-
-    async def _async_stop_trusted(self) -> None:
-        km, kc = getattr(self, "trusted_km", None), getattr(self, "trusted_kc", None)
-        self.trusted_km = self.trusted_kc = None
-        if kc is not None:
-            kc.stop_channels()
-        if km is not None:
-            try:
-                await km.shutdown_kernel(now=True)
-            finally:
-                await km.cleanup_resources()
-
     async def _async_cleanup_kernel(self) -> None:
         try:
-            await self._async_stop_trusted()
+            if getattr(self, "trusted", None) is not None:
+                await self.trusted.stop()
         finally:
             if self.km is not None:  # nbclient may have cleaned up already (a client that failed to start)
                 await super()._async_cleanup_kernel()
@@ -257,13 +207,16 @@ class SafeExecute(Execute):
     # nbclient binds its sync wrappers to its own coroutines: bind them to these
     start_new_kernel_client = run_sync(async_start_new_kernel_client)
     _cleanup_kernel = run_sync(_async_cleanup_kernel)
-    _start_trusted = run_sync(_async_start_trusted)
-    _stop_trusted = run_sync(_async_stop_trusted)
+
+    async def _async_replace_trusted(self) -> None:
+        await self.trusted.replace(self.km.get_connection_info(), test_imports(self.nb))
+
+    _replace_trusted = run_sync(_async_replace_trusted)
 
     def _run_trusted(self, cell, resources, index):
         """Run a graded test cell in the trusted kernel (its outputs are the cell's outputs)."""
         student = self.kc, self.km
-        self.kc, self.km = self.trusted_kc, self.trusted_km
+        self.kc, self.km = self.trusted.kc, self.trusted.km
         try:
             return super().preprocess_cell(cell, resources, index)
         except DeadKernelError:
@@ -275,8 +228,7 @@ class SafeExecute(Execute):
         finally:
             self.kc, self.km = student
             self._drop_channel_messages()
-        self._stop_trusted()
-        self._start_trusted()
+        self._replace_trusted()  # a KernelStartError here ends grading loudly, not as the student's stuck kernel
         return cell, resources
 
     def _drop_channel_messages(self, seconds: float = 10.0) -> None:
@@ -302,6 +254,25 @@ class SafeExecute(Execute):
             if used > self.max_output_chars or self._notebook_chars > self.max_notebook_output_chars:
                 return None
         return super().process_message(msg, cell, cell_index)
+
+
+def test_outputs(outputs: list) -> list:
+    """What a graded test cell may show: its error, and the stdout lines of passing checks (``PASS_MARK``).
+
+    Warnings, stderr, other prints, displays and the cell's value never stay: they could quote hidden test code
+    (a warning shows its source line), and nbgrader reads a test cell's value as partial credit and any stderr as
+    a failure, both of which the student's data could steer."""
+    kept = []
+    for output in outputs:
+        if output.get("output_type") == "error":
+            kept.append(output)
+        elif output.get("output_type") == "stream" and output.get("name") == "stdout":
+            lines = [
+                line for line in str(output.get("text", "")).splitlines(keepends=True) if line.startswith(PASS_MARK)
+            ]
+            if lines:
+                kept.append(NotebookNode(output_type="stream", name="stdout", text="".join(lines)))
+    return kept
 
 
 def test_imports(nb) -> str:

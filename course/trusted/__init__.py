@@ -7,8 +7,14 @@ During autograding (:class:`course.preprocessors.SafeExecute`) every notebook ge
 - the trusted kernel (:mod:`course.trusted.kernel`) runs the graded test cells, visible and hidden
   parts.  Before each test cell the names it uses are fetched from the student's kernel
   (:mod:`course.trusted.names`): plain data is copied, everything else becomes a reference whose
-  operations are forwarded (:mod:`course.trusted.client`, encoding in
-  :mod:`course.trusted.protocol`).
+  operations are forwarded.
+
+The modules read in one direction: :mod:`~course.trusted.wire` (what crosses: envelopes, operations,
+reference nodes, error kinds, the value codec; both ends import it) -> :mod:`~course.trusted.transport`
+(a Jupyter comm, or an in-process pair for tests) -> :mod:`~course.trusted.proxies` (references to the
+student's objects) -> :mod:`~course.trusted.client` (the connection: requests, deadlines, releases) ->
+:mod:`~course.trusted.names` and :mod:`~course.trusted.kernel` (the trusted kernel's life cycle).  The
+student's end is :mod:`~course.trusted.kernel_side`, which imports only the wire.
 
 Hidden test code never enters the student's kernel; the test cells' outputs (and so the feedback)
 come from the trusted kernel.  Outside grading, in JupyterLab, test cells run in the student's
@@ -27,9 +33,15 @@ def setup(info_json: str, deadline: float, first: bool = True) -> None:
     after the trusted kernel was replaced mid-notebook, may find the student's kernel stuck: then every
     request fails at once with a German message.
     """
+    import warnings
+
     from IPython import get_ipython
 
     from course.trusted import client, names
+
+    # a warning quotes the line of test code that raised it (hidden tests included): none is shown, and the
+    # outputs of test cells keep only errors and pass lines anyway (SafeExecute)
+    warnings.simplefilter("ignore")
 
     connection = client.attach(json.loads(info_json), deadline=deadline)
     # the first answers can get lost while the subscription is still connecting: ask again

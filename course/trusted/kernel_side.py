@@ -2,7 +2,7 @@
 
 Runs inside the student's (sandboxed) kernel, registered before the first cell as the comm target
 ``course.bridge``.  It holds the objects the trusted side refers to (by their ``id``), and performs
-exactly the operations of :data:`OPS` on them.  Nothing here is trusted: the student's code can
+exactly the operations of :data:`OPERATIONS` on them.  Nothing here is trusted: the student's code can
 replace any of it; whatever it answers is only data to the trusted side.
 """
 
@@ -13,10 +13,24 @@ import operator
 import sys
 import types
 
-from course.trusted.protocol import ARITHMETIC, TARGET, ProtocolError, decode, encode
+from course.trusted.wire import (
+    ARITHMETIC,
+    CONVERSIONS,
+    TARGET,
+    UNARY,
+    Op,
+    ProtocolError,
+    UnknownOperation,
+    answer_error,
+    answer_ok,
+    decode,
+    encode,
+    parse_request,
+    ref_node,
+)
 
 BINARY = {name: getattr(operator, name) for name in ARITHMETIC}
-UNARY = {"neg": operator.neg, "pos": operator.pos, "abs": operator.abs, "invert": operator.invert}
+UNARIES = {name: getattr(operator, name) for name in UNARY}
 CONVERT = {
     "bool": bool,
     "float": float,
@@ -28,34 +42,37 @@ CONVERT = {
     "str": str,
     "hash": hash,
 }
-MAX_TEXT = 100_000
+assert set(CONVERT) == set(CONVERSIONS)
 
 
 class Objects:
-    """The student's objects that the trusted side holds references to."""
+    """The student's objects that the trusted side holds references to, and the namespace names come from
+    (IPython's ``user_ns`` unless another one is given, as in the in-process unit tests)."""
 
-    def __init__(self):
+    def __init__(self, namespace: dict | None = None):
         self.table: dict[int, object] = {}
+        self.namespace = namespace
 
     def ref(self, value) -> dict:
         self.table[id(value)] = value
         cls = type(value)
-        return {
-            "t": "ref",
-            "id": id(value),
-            "name": getattr(cls, "__name__", "?")[:200],
-            "classes": [
-                [str(getattr(c, "__module__", ""))[:200], str(getattr(c, "__qualname__", ""))[:200]]
-                for c in getattr(cls, "__mro__", ())[:64]
-            ],
-            "is_class": isinstance(value, type),
-        }
+        classes = [
+            [str(getattr(c, "__module__", "")), str(getattr(c, "__qualname__", ""))]
+            for c in getattr(cls, "__mro__", ())[:64]
+        ]
+        return ref_node(id(value), str(getattr(cls, "__name__", "?")), classes)
 
     def resolve(self, node: dict):
         key = node.get("id")
         if key not in self.table:
             raise ProtocolError("unbekannter Verweis")
         return self.table[key]
+
+
+def _operand(table: dict, name):
+    if name not in table:
+        raise UnknownOperation(f"unbekannter Operator {str(name)[:40]!r}")
+    return table[name]
 
 
 def _namespace() -> dict:
@@ -65,7 +82,7 @@ def _namespace() -> dict:
 
 
 def _names(objects, names):
-    ns = _namespace()
+    ns = objects.namespace if objects.namespace is not None else _namespace()
     found = {}
     for name in names:
         if isinstance(name, str) and name in ns and not isinstance(ns[name], types.ModuleType):
@@ -80,47 +97,41 @@ def _next(objects, iterator):
         return {"stop": True}
 
 
-OPS = {
-    "names": _names,
-    "getattr": lambda o, obj, name: getattr(obj, name),
-    "setattr": lambda o, obj, name, value: setattr(obj, name, value),
-    "delattr": lambda o, obj, name: delattr(obj, name),
-    "call": lambda o, obj, args, kwargs: obj(*args, **kwargs),
-    "call_inputs": lambda o, obj, args, kwargs: [obj(*args, **kwargs), args, kwargs],
-    "getitem": lambda o, obj, key: obj[key],
-    "setitem": lambda o, obj, key, value: operator.setitem(obj, key, value),
-    "delitem": lambda o, obj, key: operator.delitem(obj, key),
-    "contains": lambda o, obj, item: item in obj,
-    "iter": lambda o, obj: iter(obj),
-    "next": _next,
-    "binary": lambda o, name, a, b: BINARY[name](a, b),
-    "unary": lambda o, name, a: UNARY[name](a),
-    "convert": lambda o, name, a: CONVERT[name](a),
-    "isinstance": lambda o, obj, cls: isinstance(obj, cls),
-    "issubclass": lambda o, cls, base: issubclass(cls, base),
-    "module": lambda o, name: importlib.import_module(name),
-    "dir": lambda o, obj: [str(n) for n in dir(obj)],
+OPERATIONS = {
+    Op.NAMES: _names,
+    Op.GETATTR: lambda o, obj, name: getattr(obj, name),
+    Op.SETATTR: lambda o, obj, name, value: setattr(obj, name, value),
+    Op.DELATTR: lambda o, obj, name: delattr(obj, name),
+    Op.CALL: lambda o, obj, args, kwargs: obj(*args, **kwargs),
+    Op.CALL_INPUTS: lambda o, obj, args, kwargs: [obj(*args, **kwargs), args, kwargs],
+    Op.GETITEM: lambda o, obj, key: obj[key],
+    Op.SETITEM: lambda o, obj, key, value: operator.setitem(obj, key, value),
+    Op.DELITEM: lambda o, obj, key: operator.delitem(obj, key),
+    Op.CONTAINS: lambda o, obj, item: item in obj,
+    Op.ITER: lambda o, obj: iter(obj),
+    Op.NEXT: _next,
+    Op.BINARY: lambda o, name, a, b: _operand(BINARY, name)(a, b),
+    Op.UNARY: lambda o, name, a: _operand(UNARIES, name)(a),
+    Op.CONVERT: lambda o, name, a: _operand(CONVERT, name)(a),
+    Op.ISINSTANCE: lambda o, obj, cls: isinstance(obj, cls),
+    Op.ISSUBCLASS: lambda o, cls, base: issubclass(cls, base),
+    Op.MODULE: lambda o, name: importlib.import_module(name),
+    Op.DIR: lambda o, obj: [str(n) for n in dir(obj)],
 }
 
 
 def answer(objects: Objects, data: dict, buffers: list) -> tuple[dict, list]:
-    """Perform one request; exceptions become an ``error`` answer with type and message."""
+    """Perform one request; exceptions become an ``error`` answer (a malformed request: kind ``request``)."""
     out: list = []
-    for key in data.get("release") or []:  # references the trusted side no longer holds
-        if isinstance(key, int):
-            objects.table.pop(key, None)
     try:
-        args = decode(data.get("args", {"t": "list", "v": []}), buffers, objects.resolve)
-        result = OPS[data["op"]](objects, *args)
-        return {"ok": encode(result, out, objects.ref)}, out
+        op, args_tree, release = parse_request(data)
+        for key in release:  # references the trusted side no longer holds
+            objects.table.pop(key, None)
+        args = decode(args_tree, buffers, objects.resolve)
+        result = OPERATIONS[op](objects, *args)
+        return answer_ok(encode(result, out, objects.ref, identities=True)), out
     except BaseException as exc:  # the student's exceptions, KeyboardInterrupt from a deadline included
-        return {
-            "error": {
-                "type": type(exc).__name__[:200],
-                "builtin": type(exc).__module__ == "builtins",
-                "message": str(exc)[:MAX_TEXT] if not isinstance(exc, RecursionError) else "maximum recursion depth",
-            }
-        }, []
+        return answer_error(exc), []
 
 
 def serve() -> None:

@@ -1,17 +1,21 @@
-"""The values that cross between the student's kernel and the trusted test kernel.
+"""The wire format between the student's kernel and the trusted test kernel: both ends import only this.
+
+One module for everything that crosses: the request and answer envelopes, the operation names, the
+reference node, the kinds of errors, the budgets of a message and the value codec.
 
 A value is encoded as a JSON tree plus a list of binary buffers (Jupyter comm messages carry
 both).  Plain data is copied: ``None``, ``bool``, ``int``, ``float``, ``complex``, ``str``,
 ``bytes``, lists, tuples, sets and dicts of them, NumPy arrays and torch tensors (dtype, shape and
-raw buffer; for tensors also ``requires_grad``, whether it is a leaf, its ``grad`` and its
-identity in the student's kernel), ``torch.device``/``torch.dtype`` (by name), slices, ranges and
-``Ellipsis``.  Everything else travels as a *reference*: ``{"t": "ref", "id": ...}`` plus the
-names of its classes.
+raw buffer; for tensors also ``requires_grad``, whether it is a leaf and its ``grad``; the student's
+end adds the tensor's identity in its kernel, the trusted end never sends one of its own),
+``torch.device``/``torch.dtype`` (by name), slices, ranges and ``Ellipsis``.  Everything else travels
+as a *reference*: :func:`ref_node` (an id in the student's kernel, a display name and the names of its
+classes).
 
 Decoding never unpickles or evaluates anything: every node is checked for its shape, tensors
-only take dtypes from a fixed list and buffers must have exactly the announced size.  Both sides
-use this module; only :func:`decode` guards the trusted side, :func:`encode` is convenience for
-both.
+only take dtypes from a fixed list and buffers must have exactly the announced size.  Only
+:func:`decode` and the ``parse_*`` functions guard the trusted side; the ``encode``/envelope
+builders are convenience for both.
 """
 
 from __future__ import annotations
@@ -73,18 +77,178 @@ MAX_DEPTH = 40
 MAX_NODES = 1_000_000
 MAX_STR = 10_000_000
 MAX_INT_DIGITS = 4000
-MAX_CLASS_NAMES = 64
+MAX_CLASS_NAMES = 64  # classes of a reference node that the trusted side looks at
+MAX_NAME = 200  # characters of a class, module or exception name
+MAX_MESSAGE = 100_000  # characters of an error message
+#: Budget of one message from the student's kernel (a Jupyter message: identities, delimiter, signature,
+#: header, parent, metadata, content, then the buffers): frames and bytes, checked before anything is parsed.
+MAX_FRAMES = 64
+MAX_MESSAGE_BYTES = 256 * 1024 * 1024
+MAX_JSON_BYTES = 32 * 1024 * 1024  # header, parent, metadata and content together
+
+# --------------------------------------------------------------------------- operations
+
+
+class Op:
+    """The operations the student's end performs (``kernel_side.OPERATIONS`` implements each one)."""
+
+    NAMES = "names"
+    GETATTR = "getattr"
+    SETATTR = "setattr"
+    DELATTR = "delattr"
+    CALL = "call"
+    CALL_INPUTS = "call_inputs"
+    GETITEM = "getitem"
+    SETITEM = "setitem"
+    DELITEM = "delitem"
+    CONTAINS = "contains"
+    ITER = "iter"
+    NEXT = "next"
+    BINARY = "binary"
+    UNARY = "unary"
+    CONVERT = "convert"
+    ISINSTANCE = "isinstance"
+    ISSUBCLASS = "issubclass"
+    MODULE = "module"
+    DIR = "dir"
+
+
+OPERATIONS = frozenset(v for k, v in vars(Op).items() if k.isupper())
+UNARY = ("neg", "pos", "abs", "invert")
+CONVERSIONS = ("bool", "float", "int", "index", "complex", "len", "repr", "str", "hash")
+
+# --------------------------------------------------------------------------- errors
 
 
 class ProtocolError(ValueError):
     """A message that does not follow the protocol (the student's side answered nonsense)."""
 
 
+class UnknownOperation(ProtocolError):
+    """A request names an operation (or operand) the student's end does not perform: a bug of the trusted side."""
+
+
+#: Error kinds of an answer: the student's code raised, or the request itself was not understood.
+STUDENT, REQUEST = "student", "request"
+
+
+def is_forwardable(name: str) -> bool:
+    """May an attribute of this name be asked of the student's object?  Never a dunder (Python's and the
+    libraries' protocols: ``__array_interface__``, ``__torch_function__``, ``__dlpack__`` ...) and never an IPython
+    display hook (``_repr_html_``, ``_ipython_display_``): those are asked by the trusted side's own machinery,
+    whose answer it would trust."""
+    if not isinstance(name, str) or not name.isidentifier():
+        return False
+    if name.startswith("__") and name.endswith("__"):
+        return False
+    return not (name.startswith("_repr_") or name.startswith("_ipython_"))
+
+
+# --------------------------------------------------------------------------- envelopes
+
+
+def request_envelope(op: str, args: dict, release: list[int] | None = None) -> dict:
+    return {"op": op, "args": args, "release": list(release or [])}
+
+
+def parse_request(data) -> tuple[str, dict, list[int]]:
+    """The student's end: ``(op, args tree, references to forget)``; :class:`UnknownOperation` for an unknown op."""
+    if not isinstance(data, dict):
+        raise ProtocolError("Anfrage ohne Inhalt")
+    op = data.get("op")
+    if op not in OPERATIONS:
+        raise UnknownOperation(f"unbekannte Operation {str(op)[:40]!r}")
+    release = [k for k in data.get("release") or [] if isinstance(k, int) and not isinstance(k, bool)]
+    return op, data.get("args", {"t": "list", "v": []}), release
+
+
+def answer_ok(tree: dict) -> dict:
+    return {"ok": tree}
+
+
+def answer_error(exc: BaseException) -> dict:
+    """An exception on the student's end as an answer: its kind, type name, whether builtin, message."""
+    kind = REQUEST if isinstance(exc, ProtocolError) else STUDENT
+    message = "maximum recursion depth" if isinstance(exc, RecursionError) else str(exc)
+    return {
+        "error": {
+            "kind": kind,
+            "type": type(exc).__name__[:MAX_NAME],
+            "builtin": type(exc).__module__ == "builtins",
+            "message": message[:MAX_MESSAGE],
+        }
+    }
+
+
+def parse_answer(data) -> tuple[str, object]:
+    """The trusted end: ``("ok", tree)`` or ``("error", {"kind", "type", "builtin", "message"})`` with checked
+    fields; anything else is a :class:`ProtocolError`."""
+    if not isinstance(data, dict):
+        raise ProtocolError("Antwort ohne Inhalt")
+    if "ok" in data:
+        return "ok", data["ok"]
+    error = data.get("error")
+    if not isinstance(error, dict):
+        raise ProtocolError("Antwort ohne Ergebnis")
+    return "error", {
+        "kind": REQUEST if error.get("kind") == REQUEST else STUDENT,
+        "type": str(error.get("type", "Exception"))[:MAX_NAME],
+        "builtin": error.get("builtin") is True,
+        "message": str(error.get("message", ""))[:MAX_MESSAGE],
+    }
+
+
+def within_budget(frames: list) -> bool:
+    """Whether a received message (its frames, identities included) fits the budget of one message."""
+    if len(frames) > MAX_FRAMES:
+        return False
+    sizes = [len(f) for f in frames]
+    if sum(sizes) > MAX_MESSAGE_BYTES:
+        return False
+    try:
+        start = next(i for i, f in enumerate(frames) if bytes(f[:20]) == b"<IDS|MSG>") + 1
+    except StopIteration:
+        return False
+    return sum(sizes[start : start + 5]) <= MAX_JSON_BYTES  # signature, header, parent, metadata, content
+
+
+# --------------------------------------------------------------------------- reference nodes
+
+
+def ref_node(key: int, name: str, classes: list[list[str]]) -> dict:
+    """A reference to an object of the student's kernel: its id there, a display name and its classes
+    (``[module, qualname]`` along the MRO)."""
+    return {"t": "ref", "id": key, "name": name[:MAX_NAME], "classes": classes[:MAX_CLASS_NAMES]}
+
+
+def parse_ref(node: dict) -> tuple[int, str, list[tuple[str, str]]]:
+    """``(id, display name, classes)`` of a reference node; the name is an identifier (else ``Objekt``) and only
+    well-formed class entries are kept."""
+    key = node.get("id")
+    if not isinstance(key, int) or isinstance(key, bool):
+        raise ProtocolError("ungültiger Verweis")
+    name = node.get("name")
+    name = name if isinstance(name, str) and name.isidentifier() and len(name) <= MAX_NAME else "Objekt"
+    classes = node.get("classes")
+    entries = []
+    for entry in classes[:MAX_CLASS_NAMES] if isinstance(classes, list) else []:
+        if (
+            isinstance(entry, list)
+            and len(entry) == 2
+            and all(isinstance(e, str) and len(e) <= MAX_NAME for e in entry)
+        ):
+            entries.append((entry[0], entry[1]))
+    return key, name, entries
+
+
 # --------------------------------------------------------------------------- encoding
 
 
-def encode(value: Any, buffers: list, ref: Callable[[Any], dict], depth: int = 0) -> dict:
-    """Encode ``value``; objects that are not plain data become ``ref(value)``."""
+def encode(value: Any, buffers: list, ref: Callable[[Any], dict], depth: int = 0, identities: bool = False) -> dict:
+    """Encode ``value``; objects that are not plain data become ``ref(value)``.
+
+    ``identities``: tensors carry their ``id`` (only the student's end sets it: the trusted side never tells
+    the student where its objects live)."""
     if depth > MAX_DEPTH:
         raise ProtocolError("Der Wert ist zu tief verschachtelt.")
     cls = type(value)  # the real type: a lying ``__class__`` changes nothing here
@@ -109,26 +273,30 @@ def encode(value: Any, buffers: list, ref: Callable[[Any], dict], depth: int = 0
         buffers.append(bytes.__bytes__(value) if issubclass(cls, bytes) else bytes(bytearray(value)))
         return {"t": "bytes", "b": len(buffers) - 1}
     if issubclass(cls, slice):
-        return {"t": "slice", "v": [encode(p, buffers, ref, depth + 1) for p in (value.start, value.stop, value.step)]}
+        return {
+            "t": "slice",
+            "v": [encode(p, buffers, ref, depth + 1, identities) for p in (value.start, value.stop, value.step)],
+        }
     if issubclass(cls, range):
         return {"t": "range", "v": [int.__repr__(p) for p in (value.start, value.stop, value.step)]}
     for kind, base in (("list", list), ("tuple", tuple), ("set", set), ("frozenset", frozenset)):
         if issubclass(cls, base):
-            return {"t": kind, "v": [encode(v, buffers, ref, depth + 1) for v in base.__iter__(value)]}
+            return {"t": kind, "v": [encode(v, buffers, ref, depth + 1, identities) for v in base.__iter__(value)]}
     if issubclass(cls, dict):
         return {
             "t": "dict",
             "v": [
-                [encode(k, buffers, ref, depth + 1), encode(v, buffers, ref, depth + 1)] for k, v in dict.items(value)
+                [encode(k, buffers, ref, depth + 1, identities), encode(v, buffers, ref, depth + 1, identities)]
+                for k, v in dict.items(value)
             ],
         }
-    special = _encode_library_value(value, buffers, ref, depth)
+    special = _encode_library_value(value, buffers, ref, depth, identities)
     if special is not None:
         return special
     return ref(value)
 
 
-def _encode_library_value(value, buffers, ref, depth):
+def _encode_library_value(value, buffers, ref, depth, identities):
     """NumPy and torch values (imported lazily: only where they are already loaded)."""
     import sys
 
@@ -149,7 +317,7 @@ def _encode_library_value(value, buffers, ref, depth):
     if torch is not None:
         cls = type(value)
         if issubclass(cls, torch.Tensor):
-            return _encode_tensor(value, buffers, ref, depth, torch)
+            return _encode_tensor(value, buffers, ref, depth, torch, identities)
         if issubclass(cls, torch.device):
             return {"t": "device", "v": str(value)}
         if issubclass(cls, torch.dtype):
@@ -157,7 +325,7 @@ def _encode_library_value(value, buffers, ref, depth):
     return None
 
 
-def _encode_tensor(value, buffers, ref, depth, torch):
+def _encode_tensor(value, buffers, ref, depth, torch, identities):
     name = str(value.dtype).removeprefix("torch.")
     if name not in TENSOR_DTYPES or value.layout != torch.strided:
         return ref(value)
@@ -166,17 +334,19 @@ def _encode_tensor(value, buffers, ref, depth, torch):
         data = data.view(torch.int16)
     buffers.append(data.numpy().tobytes() if data.numel() else b"")
     grad = getattr(value, "grad", None) if value.is_leaf else None
-    return {
+    node = {
         "t": "tensor",
         "dtype": name,
         "shape": list(value.shape),
         "b": len(buffers) - 1,
         "rg": bool(value.requires_grad),
         "leaf": bool(value.is_leaf),
-        "grad": None if grad is None else encode(grad, buffers, ref, depth + 1),
-        "id": id(value),
+        "grad": None if grad is None else encode(grad, buffers, ref, depth + 1, identities),
         "device": str(value.device),
     }
+    if identities:
+        node["id"] = id(value)
+    return node
 
 
 # --------------------------------------------------------------------------- decoding
