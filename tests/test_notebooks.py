@@ -95,12 +95,22 @@ def grading_cells(path):
     return [(nbgrader_meta(c)["grade_id"], c.source) for c in nb.cells if is_autograded_test(c)]
 
 
+def is_check(node: ast.AST) -> bool:
+    """A call of a check of the vocabulary (``pruefe_zahl(...)``, ``course.checks.pruefe_tensor(...)``)."""
+    if not isinstance(node, ast.Call):
+        return False
+    name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
+    return name.startswith("pruefe_") and name != "pruefe_namen"
+
+
 @pytest.mark.parametrize("path", SOURCES, ids=ids)
 def test_every_assert_carries_a_message(path):
     """Visible and hidden asserts alike: the feedback shows the message, a bare assert shows only AssertionError."""
     for grade_id, source in grading_cells(path):
-        visible = [node for node in ast.walk(ast.parse(visible_part(source))) if isinstance(node, ast.Assert)]
-        assert visible, f"{grade_id}: no visible assert"
+        visible = [
+            node for node in ast.walk(ast.parse(visible_part(source))) if isinstance(node, ast.Assert) or is_check(node)
+        ]  # fmt: skip
+        assert visible, f"{grade_id}: no visible assert or check"
         silent = [
             ast.unparse(a.test)[:60] for a in ast.walk(ast.parse(source)) if isinstance(a, ast.Assert) and a.msg is None
         ]
@@ -157,9 +167,17 @@ def _in_globals(test: ast.expr) -> ast.expr | None:
 def name_check(statement: ast.stmt) -> set[str] | None:
     """The names a German name check covers, or None if ``statement`` is none.
 
-    A name check is ``assert "name" in globals(), "... `name` ..."`` or a loop over literal names
-    ``for _name in ("a", "b"): assert _name in globals(), f"... `{_name}` ..."``.
+    A name check is ``assert "name" in globals(), "... `name` ..."``, a loop over literal names
+    ``for _name in ("a", "b"): assert _name in globals(), f"... `{_name}` ..."``, or the vocabulary's
+    ``pruefe_namen("a", "b")`` (literal names only).
     """
+    if isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Call):
+        call = statement.value
+        name = call.func.attr if isinstance(call.func, ast.Attribute) else getattr(call.func, "id", "")
+        literal = [a.value for a in call.args if isinstance(a, ast.Constant) and isinstance(a.value, str)]
+        if name == "pruefe_namen" and call.args and len(literal) == len(call.args):
+            return set(literal)
+        return None
     if isinstance(statement, ast.Assert) and statement.msg is not None:
         left = _in_globals(statement.test)
         if isinstance(left, ast.Constant) and isinstance(left.value, str):
@@ -215,6 +233,8 @@ def test_name_check_detection():
     assert checked_names("assert 'ausgabe' in globals(), 'name not defined'") == set()
     assert checked_names("assert 'ausgabe' in globals(), 'Die Variable `y` fehlt noch.'") == set()
     assert checked_names("assert 'ausgabe' in globals()") == set()
+    assert checked_names("from course.checks import pruefe_namen\npruefe_namen('net', 'x')") == {"net", "x"}
+    assert checked_names("pruefe_namen(name)\npruefe_namen('x')") == set()
     assert free_names("import math\n_w = math.pi\nfor _i in range(3):\n    _w += _i") == set()
 
 
