@@ -145,11 +145,22 @@ def test_a_worker_that_dies_costs_its_submission_with_a_typed_reason(tmp_path, m
     assert not worker.alive and not worker.scratch.exists()
 
 
-def test_limits_come_from_the_environment(monkeypatch):
+def test_limits_come_from_the_config_and_the_environment_overrides(monkeypatch, tmp_path):
+    from traitlets.config import Config
+
+    from course.grading_environment import GradingEnvironment
+
+    config = Config()
+    config.GradingEnvironment.processes = 64
+    config.GradingEnvironment.cpus = 0.5
+    config.CourseDirectory.root = str(tmp_path)
     monkeypatch.setenv("COURSE_GRADING_MEMORY_GB", "2")
-    monkeypatch.setenv("COURSE_GRADING_PROCESSES", "64")
-    limits = sandbox.Limits.from_env()
-    assert limits.memory_gb == 2 and limits.processes == 64 and limits.tmp_mb == sandbox.Limits.tmp_mb
+    monkeypatch.delenv("COURSE_DATA_DIR", raising=False)
+    environment = GradingEnvironment(config=config)
+    limits = environment.limits()
+    assert limits.memory_gb == 2 and limits.processes == 64 and limits.cpus == 0.5
+    assert limits.tmp_mb == sandbox.Limits.tmp_mb
+    assert environment.data() == (tmp_path / "data").resolve()  # the configured course, never the graded folder
     import resource
 
     assert limits.rlimits()[resource.RLIMIT_AS] == 2 * 1024**3
@@ -157,11 +168,15 @@ def test_limits_come_from_the_environment(monkeypatch):
 
 def test_the_kernel_command_drops_root_and_passes_no_secrets(tmp_path, monkeypatch):
     monkeypatch.setenv("COURSE_DB_URL", "postgresql://nbgrader:geheim@db/kurs")
-    monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path))
     (tmp_path / "ipc").mkdir()
     (tmp_path / sandbox.SOCKETS_FILE).write_text(str(tmp_path / "ipc"))
-    command = sandbox.bwrap_command(tmp_path, tmp_path / "k.json", Path("/tmp/arbeit"), 612345, sandbox.Limits())
-    assert "geheim" not in " ".join(command)
+    from course.grading_environment import GradingEnvironment
+
+    env = GradingEnvironment().kernel_env()
+    command = sandbox.bwrap_command(
+        tmp_path, tmp_path / "k.json", Path("/tmp/arbeit"), 612345, sandbox.Limits(), data=tmp_path, env=env
+    )
+    assert "geheim" not in " ".join(command) and "COURSE_DB_URL" not in command
     assert "--clearenv" in command and "--unshare-pid" in command and "--die-with-parent" in command
     if os.geteuid() == 0:
         assert "--reuid=612345" in command and "--cap-drop" in command
@@ -178,12 +193,11 @@ def test_data_behind_a_chain_of_links_is_readable_in_the_sandbox(tmp_path, monke
     data = tmp_path / "kurs" / "data"
     (data / "MNIST").mkdir(parents=True)
     (data / "MNIST" / "raw").symlink_to(tmp_path / "shared" / "data" / "MNIST" / "raw")
-    monkeypatch.setenv("COURSE_DATA_DIR", str(data))
     runtime = tmp_path / "laufzeit"
-    (runtime / "arbeit").mkdir(parents=True)
-    (runtime / "ipc").mkdir()
+    (runtime / "ipc").mkdir(parents=True)
     (runtime / sandbox.SOCKETS_FILE).write_text(str(runtime / "ipc"))
-    command = sandbox.bwrap_command(runtime, runtime / "k.json", Path("/tmp/arbeit"), 612345, sandbox.Limits())
+    limits = sandbox.Limits()
+    command = sandbox.bwrap_command(runtime, runtime / "k.json", Path("/tmp/arbeit"), 612345, limits, data=data)
     code = f"print(open({str(data / 'MNIST' / 'raw' / 'bilder.txt')!r}).read())"
     command = [*command[: command.index("ipykernel_launcher") - 1], "-c", code]  # python -c instead of a kernel
     done = subprocess.run(command, capture_output=True, text=True, timeout=60)
