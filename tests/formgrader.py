@@ -58,6 +58,7 @@ def formgrader(root: Path, log: Path, env: dict | None = None):
     command = [
         sys.executable, "-m", "jupyter", "server", "--no-browser", f"--port={port}", "--ip=127.0.0.1",
         f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}", "--allow-root",
+        "--ServerApp.jpserver_extensions=course.lab=True",  # as on the instructors' servers of the hub
     ]  # fmt: skip
     with log.open("w") as out:
         proc = subprocess.Popen(command, cwd=root, env=env, stdout=out, stderr=subprocess.STDOUT)
