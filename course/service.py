@@ -60,12 +60,17 @@ PENDING, DONE, FAILED, SUPERSEDED = "wird bewertet", "bewertet", "nicht bewertet
 FINAL = {DONE, FAILED, SUPERSEDED}
 #: Tries for a submission whose grading failed for a reason outside it (gradebook, disk).
 MAX_ATTEMPTS = 3
-_OUTSIDE = ("No space left", "Kein Platz", "Read-only file system", "Bewertung nach", "Bewertungsprozess endete")
+_OUTSIDE = ("No space left", "Read-only file system", "Bewertungsprozess endete")
+#: GradeResult kinds (course.grading.FailureKind) that are not the submission's fault.
+_OUTSIDE_KINDS = ("umgebung", "gradebook", "abgestürzt")
 
 
-def is_retryable(message: str) -> bool:
-    """A failure that is not the submission's fault: worth another try later."""
-    return is_transient(message) or any(marker in message for marker in _OUTSIDE)
+def is_retryable(message: str, kind: str = "") -> bool:
+    """A failure that is not the submission's fault (gradebook, disk, a lost worker): worth another try later.
+
+    A submission that ran past its budget is not tried again: it would most likely do it again.
+    """
+    return kind in _OUTSIDE_KINDS or is_transient(message) or any(marker in message for marker in _OUTSIDE)
 
 
 @dataclass
@@ -86,6 +91,7 @@ class Entry:
     tasks: list = field(default_factory=list)  # per task: name, points, max, state, message
     feedback: str = ""  # file name under .bewertung/feedback/
     graded_at: str = ""
+    graded: bool = False  # the grading itself succeeded (points and feedback may still be missing)
 
     @property
     def key(self) -> str:
@@ -220,6 +226,7 @@ class Service:
         """One pass: find, collect, grade and release what is new.  Returns the entries it finished."""
         modes = load_modes(self.root)
         todo: list[Entry] = []
+        released: list[Entry] = []
         with self.mutex:
             for (student, assignment), records in sorted(self.scan(modes).items()):
                 *older, (timestamp, name) = records
@@ -230,18 +237,23 @@ class Service:
                     continue
                 entry = entry or Entry(student, assignment, timestamp, name)
                 entry.mode = modes[assignment]
+                if entry.graded:  # graded before; only points and feedback are missing
+                    released.append(entry)
+                    continue
                 if not self._collect(entry):
                     continue
                 entry.status, entry.reason = PENDING, ""
                 self.journal.put(entry)
                 todo.append(entry)
-        if not todo:
-            return []
         finished = []
-        for entry, result in self._grade(todo):
+        for entry in released:
             with self.mutex:
-                self._finish(entry, result)
-                finished.append(entry)
+                if self._release(entry):
+                    finished.append(entry)
+        for entry, result in self._grade(todo) if todo else ():
+            with self.mutex:
+                if self._finish(entry, result):
+                    finished.append(entry)
         return finished
 
     def _supersede(self, student: str, assignment: str, timestamp: str, name: str, newer: str) -> None:
@@ -318,10 +330,12 @@ class Service:
             for assignment in sorted({a for a, _ in pairs} - self.prechecked):
                 preflight(self.root, assignment)
                 self.prechecked.add(assignment)
-        except CourseError as exc:
+        except CourseError as exc:  # the grading environment, not the submissions: they wait for the next pass
             message = mask_password(str(exc))
+            log.error("Bewertung nicht möglich, nächster Versuch im nächsten Durchlauf: %s", message)
             for entry in todo:
-                yield entry, grading.GradeResult(entry.assignment, entry.student, False, message)
+                entry.reason = f"wartet: {message}"
+                self.journal.put(entry)
             return
         address = dask_cluster.scheduler_address(self.cluster)
         if address:
@@ -337,30 +351,43 @@ class Service:
             return
         threads = max(1, (os.cpu_count() or 1) // self.jobs)
         budget = grading.worker_budget(self.root)
-        with ThreadPoolExecutor(max_workers=self.jobs) as pool:
-            futures = {pool.submit(grading.grade_one, self.root, a, s, threads, budget): (a, s) for a, s in pairs}
-            for future in as_completed(futures):
-                yield by_pair[futures[future]], future.result()
+        try:
+            with ThreadPoolExecutor(max_workers=self.jobs) as pool:
+                futures = {pool.submit(grading.grade_one, self.root, a, s, threads, budget): (a, s) for a, s in pairs}
+                for future in as_completed(futures):
+                    yield by_pair[futures[future]], future.result()
+        finally:
+            grading.close_workers()  # the pool's threads are gone: their worker processes end too
 
-    def _finish(self, entry: Entry, result) -> None:
+    def _finish(self, entry: Entry, result) -> bool:
+        """Record a grading result; True when the entry is final."""
         entry.attempts += 1
         if not result.ok:
             entry.reason = mask_password(result.message) or "ohne Meldung"
-            retry = is_retryable(entry.reason) and entry.attempts < MAX_ATTEMPTS
+            retry = is_retryable(entry.reason, getattr(result, "kind", "")) and entry.attempts < MAX_ATTEMPTS
             entry.status = PENDING if retry else FAILED
             self.journal.put(entry)
             log.warning("nicht bewertet: %s: %s%s", entry.key, entry.reason, " (neuer Versuch)" if retry else "")
-            return
+            return not retry
+        entry.graded = True
+        self.journal.put(entry)
+        return self._release(entry)
+
+    def _release(self, entry: Entry) -> bool:
+        """Points and feedback of a graded entry; True when done.  A failure here never grades again."""
         try:
             self._points(entry)
             self._feedback(entry)
-        except Exception as exc:  # graded, but no feedback: say so instead of grading again
-            entry.reason = f"bewertet, aber kein Feedback: {exc.__class__.__name__}: {mask_password(exc)}"
-            log.exception("Feedback für %s", entry.key)
-        entry.status = DONE
+        except Exception as exc:
+            entry.reason = f"bewertet, Rückmeldung folgt: {exc.__class__.__name__}: {mask_password(exc)}"
+            self.journal.put(entry)
+            log.exception("Punkte oder Feedback für %s", entry.key)
+            return False
+        entry.status, entry.reason = DONE, ""
         entry.graded_at = datetime.now().astimezone().isoformat(timespec="seconds")
         self.journal.put(entry)
         log.info("bewertet: %s: %s von %s Punkten", entry.key, entry.points, entry.max_points)
+        return True
 
     # ------------------------------------------------------------------------------- points and feedback
 
