@@ -82,3 +82,81 @@ def test_grade_all_report_and_export_from_the_page(course_root, tmp_path):
         plain = fg.get("/kurs/export", params={"format": "nbgrader"})
         assert plain.text.startswith("assignment,duedate,timestamp,student_id")
         assert fg.get("/kurs/export", params={"format": "xls"}).status_code == 400
+
+
+def test_launcher_card_and_menu_in_jupyterlab(course_root, tmp_path):
+    """JupyterLab configured like an instructor's hub server: the card "Kursverwaltung" opens the page in a tab,
+    the menu "Kurs" has it too; no error in the browser console. Screenshots: test-artifacts/kursverwaltung/."""
+    import os
+    import subprocess
+    import sys
+
+    import requests
+    from formgrader import free_port
+    from playwright.sync_api import sync_playwright
+
+    artifacts = REPO / "test-artifacts" / "kursverwaltung"
+    artifacts.mkdir(parents=True, exist_ok=True)
+    deploy = REPO / "deploy"
+    port, prefix = free_port(), "/user/lehrende/"
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {
+        **os.environ,
+        "HOME": str(home),
+        "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}",
+        "JUPYTER_CONFIG_PATH": f"{deploy / 'jupyter' / 'lehrende'}:{deploy / 'jupyter' / 'alle'}",
+        "JUPYTER_PATH": str(deploy / "jupyter-data"),
+        "NNKURS_LAB_SETTINGS": str(deploy / "jupyter" / "lab-settings"),
+        "NNKURS_KURSORDNER": str(course_root),
+        "NNKURS_COURSE_DIR": str(course_root),
+        "JUPYTERHUB_SERVICE_PREFIX": prefix,
+    }
+    token = "kurs-test-token"
+    command = [
+        sys.executable, "-m", "jupyter", "lab", "--no-browser", f"--port={port}", "--ip=127.0.0.1", "--allow-root",
+        f"--ServerApp.base_url={prefix}", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={home}",
+    ]  # fmt: skip
+    url = f"http://127.0.0.1:{port}{prefix}"
+    errors = []
+    with (tmp_path / "lab.log").open("w") as log:
+        proc = subprocess.Popen(command, env=env, cwd=home, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        for _ in range(240):
+            try:
+                if requests.get(f"{url}api/status", params={"token": token}, timeout=2).ok:
+                    break
+            except requests.ConnectionError:
+                pass
+            assert proc.poll() is None, (tmp_path / "lab.log").read_text()[-3000:]
+            time.sleep(0.5)
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=["--no-sandbox"])
+            try:
+                page = browser.new_page(viewport={"width": 1400, "height": 900}, locale="de-DE")
+                page.set_default_timeout(90_000)
+                page.on("pageerror", lambda e: errors.append(str(e)))
+                page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+                page.goto(f"{url}lab?token={token}")
+                card = page.locator(".jp-LauncherCard", has_text="Kursverwaltung")
+                card.wait_for()
+                assert page.locator(".jp-Launcher-sectionTitle", has_text="Kurs").count() >= 1
+                page.screenshot(path=str(artifacts / "01_launcher.png"))
+                card.click()
+                frame = page.frame_locator("iframe[src$='/kurs/']")
+                frame.locator("h1", has_text="Kursverwaltung").wait_for()
+                frame.locator(f"button[data-assignment='{A}']").wait_for()
+                page.screenshot(path=str(artifacts / "02_seite.png"))
+                page.locator(".lm-MenuBar-itemLabel", has_text="Kurs").click()
+                assert page.locator(".lm-Menu-itemLabel", has_text="Kursverwaltung").count() == 1
+                assert page.locator(".lm-Menu-itemLabel", has_text="Bericht öffnen").count() == 1
+                page.screenshot(path=str(artifacts / "03_menue.png"))
+            finally:
+                browser.close()
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    assert not errors, errors
