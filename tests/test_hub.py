@@ -355,7 +355,7 @@ def _run(browser, url, port, state, steps: Steps, console: Console, ben) -> None
     console.watch(feedback, "anna-feedback")
     feedback.wait_for_load_state("networkidle")
     text = feedback.inner_text("body")
-    assert "neuronen (Punkte: 1.0 / 4.0)" in text, text[:2000]
+    assert "neuronen (Punkte: 1 / 4)" in text, text[:2000]
     assert "verlangt sind 10" in text, text[:3000]
     assert "Testzelle" in text
     assert feedback.evaluate("typeof MathJax") == "object"  # from anna's own server, not from a CDN
