@@ -159,3 +159,15 @@ def test_hand_grades_survive_a_regrade_and_changed_answers_reopen(course_root, t
         assert final["warum"] == (1.0, None, 1.0, False) and final["total"] == 3.0
         _, comments, _, needs = formgrader_state(fg)
         assert not needs and comments["warum"]["auto_comment"] is None
+
+
+def test_no_config_warning_from_the_feedback_summary(caplog):
+    """HTMLExporter's NbConvertBase.display_data_priority reaches every preprocessor; ours takes it silently."""
+    from nbconvert.exporters import HTMLExporter
+
+    from course.preprocessors import SummarizeTestErrors
+
+    exporter = HTMLExporter()
+    with caplog.at_level("WARNING"):
+        SummarizeTestErrors(config=exporter.config, parent=exporter)
+    assert "not recognized" not in caplog.text

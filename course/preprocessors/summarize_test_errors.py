@@ -13,6 +13,7 @@ import re
 
 from nbformat.notebooknode import NotebookNode
 from nbgrader.preprocessors import NbGraderPreprocessor
+from traitlets import List
 
 from course.cells import hidden_lines, is_autograded_test
 
@@ -37,6 +38,13 @@ def summary(output: NotebookNode, hidden: range) -> list[str]:
 
 class SummarizeTestErrors(NbGraderPreprocessor):
     """Replace the tracebacks of failing graded test cells by a short summary."""
+
+    # nbconvert's HTMLExporter configures NbConvertBase.display_data_priority for every preprocessor; nbgrader's base
+    # class redeclares the trait without config=True, so traitlets warned "Config option `display_data_priority` not
+    # recognized" on every Generate Feedback.  Configurable here, as in nbgrader's own GetGrades.
+    display_data_priority = List(
+        ["text/html", "application/pdf", "text/latex", "image/svg+xml", "image/png", "image/jpeg", "text/plain"]
+    ).tag(config=True)
 
     def preprocess_cell(self, cell, resources, index):
         if is_autograded_test(cell):
