@@ -111,3 +111,39 @@ def test_a_grader_that_dies_takes_its_worker_and_kernel_along(tmp_path):
     time.sleep(3)
     assert kernel_processes(str(marker)) == [], "launcher, bwrap and kernel died with the grader"
     assert kernel_processes(f"course.worker {root}") == [], "the worker died with the grader"
+
+
+@pytest.mark.skipif(not sandbox.bwrap_works(), reason="bubblewrap is not available")
+def test_a_worker_killed_mid_batch_costs_only_its_submission(tmp_path):
+    """The worker is killed (as by the OOM killer) while it grades the first submission: that one is reported with
+    the reason, a new worker grades the next one fully."""
+    import signal
+    import threading
+
+    cases = {"a_schlaeft": ({"eins": SLEEPS}, None), "b_anna": ({}, None)}
+    root = probe_course(tmp_path, cases, "c.Execute.timeout = 500")
+    killed = []
+
+    def kill_the_worker_once_its_kernel_runs() -> None:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not killed:
+            for worker in list(grading._all_workers):
+                if any(worker.scratch.glob("nn-kurs-kernel-*")):
+                    time.sleep(3)  # the kernel runs the sleeping cell
+                    os.kill(worker.proc.pid, signal.SIGKILL)
+                    killed.append(worker.proc.pid)
+                    return
+            time.sleep(0.2)
+
+    killer = threading.Thread(target=kill_the_worker_once_its_kernel_runs, daemon=True)
+    killer.start()
+    results = {r.student: r for r in grading.grade(root, A, jobs=1, progress=False, preflight=False)}
+    killer.join()
+    assert killed, "the worker was killed"
+    lost = results["a_schlaeft"]
+    assert not lost.ok and lost.kind == grading.FailureKind.WORKER_LOST
+    assert lost.message.startswith("Bewertungsprozess endete mit Code -9"), lost.message
+    assert results["b_anna"].ok, results["b_anna"].message
+    scores = {r["task"]: r["score"] for r in task_scores(root, A) if r["student"] == "b_anna" and r["task"] in FULL}
+    assert scores == FULL
+    assert grading._all_workers == {}, "the batch's workers are gone"
