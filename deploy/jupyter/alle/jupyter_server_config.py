@@ -12,3 +12,6 @@ if os.environ.get("NNKURS_LAB_SETTINGS"):
 # user's own server, <server>/static/MathJax.js, instead of a CDN: works without internet access.
 DEPLOY = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 c.ServerApp.extra_static_paths = [os.path.join(DEPLOY, "node_modules", "mathjax")]
+
+# German error pages (404, 403, ...) of the users' servers instead of jupyter_server's English ones.
+c.ServerApp.extra_template_paths = [os.path.join(DEPLOY, "templates", "singleuser")]
