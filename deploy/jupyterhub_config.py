@@ -40,9 +40,12 @@ c.JupyterHub.cleanup_servers = True
 # --- accounts and groups ---------------------------------------------------------------------------
 c.JupyterHub.authenticator_class = "pam"
 c.PAMAuthenticator.open_sessions = False
-c.Authenticator.allowed_users = {*kurs_hub.STUDENTS, *kurs_hub.INSTRUCTORS}
+c.Authenticator.allowed_users = {*kurs_hub.all_students(), *kurs_hub.INSTRUCTORS}
 c.Authenticator.admin_users = set()
-c.JupyterHub.load_groups = {name: {"users": list(users)} for name, users in kurs_hub.GROUPS.items()}
+c.JupyterHub.load_groups = {
+    "students": {"users": kurs_hub.all_students()},  # with the logins added by `kurs_hub.py konto NAME`
+    "instructors": {"users": list(kurs_hub.INSTRUCTORS)},
+}
 
 # --- one server per user -----------------------------------------------------------------------------
 c.JupyterHub.spawner_class = kurs_hub.make_spawner_class()
@@ -68,6 +71,14 @@ c.Spawner.pre_spawn_hook = pre_spawn_hook
 c.JupyterHub.load_roles = [
     # every user may open the grading service's page (their own submissions only: course/service.py)
     {"name": "user", "scopes": ["self", f"access:services!service={kurs_hub.GRADING_SERVICE}"]},
+    # instructors see every account in /hub/admin and start, stop and restart the students' servers (a stuck
+    # kernel, a full disk); they neither open those servers nor become admins of the hub
+    {
+        "name": "kursleitung",
+        "description": "Lehrende: Konten sehen, Server der Studierenden starten und anhalten",
+        "scopes": ["admin-ui", "list:users", "read:users", "read:groups", "read:servers", "servers!group=students"],
+        "groups": ["instructors"],
+    },
     {
         "name": "idle-culler",
         "scopes": ["list:users", "read:users:activity", "read:servers", "delete:servers"],

@@ -4,6 +4,7 @@ Used by ``jupyterhub_config.py`` (the hub) and, as a script, by ``make hub``::
 
     python deploy/kurs_hub.py setup   # as root: unix accounts, folders, course, released assignments
     python deploy/kurs_hub.py start   # setup, then run the hub in the foreground
+    python deploy/kurs_hub.py konto NAME   # as root: a student's login (unix account), known after a restart
 
 Everything the hub writes lives under ``$NNKURS_HUB_DIR`` (default ``/srv/nn-kurs``): the hub's
 database and secrets (``hub/``), nbgrader's exchange (``exchange/``), the shared read-only data
@@ -60,6 +61,40 @@ PRIVATE_IN_REPO = (
 
 def hub_dir() -> Path:
     return Path(os.environ.get("NNKURS_HUB_DIR", "/srv/nn-kurs"))
+
+
+def accounts_file() -> Path:
+    """Logins added after `setup` with `kurs_hub.py konto NAME` (one per line), students of the next hub start."""
+    return hub_dir() / "hub" / "weitere_konten.txt"
+
+
+def extra_students() -> list[str]:
+    path = accounts_file()
+    if not path.is_file():
+        return []
+    return [line.strip() for line in path.read_text().splitlines() if line.strip() and not line.startswith("#")]
+
+
+def all_students() -> list[str]:
+    return [*STUDENTS, *(s for s in extra_students() if s not in STUDENTS)]
+
+
+def add_account(user: str) -> None:
+    """A student's login on the demo hub: unix account with the demo password; listed for the hub's next start."""
+    import re
+
+    if os.geteuid() != 0:
+        sys.exit("kurs_hub: ein Konto anlegen geht nur als root (sudo).")
+    if not re.fullmatch(r"[a-z_][a-z0-9_-]{0,30}", user) or user in INSTRUCTORS:
+        sys.exit(f"kurs_hub: ungültiger Kontoname {user!r} (Kleinbuchstaben, Ziffern, _ und -)")
+    _ensure_user(user, fresh=False)
+    if user not in all_students():
+        path = accounts_file()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a") as f:
+            f.write(user + "\n")
+    print(f"Konto {user} angelegt (Passwort wie die Demo-Konten). Der Hub kennt es nach seinem nächsten Start "
+          f"(Strg+C, dann `sudo make hub`).")
 
 
 def home(user: str) -> Path:
@@ -486,6 +521,9 @@ def setup(fresh: bool = False, assignments: tuple[str, ...] = ALL_ASSIGNMENTS) -
 
 
 def main(argv: list[str]) -> int:
+    if len(argv) == 2 and argv[0] == "konto":
+        add_account(argv[1])
+        return 0
     if not argv or argv[0] not in {"setup", "start"}:
         print(__doc__)
         return 2

@@ -63,3 +63,21 @@ def test_server_environment_reaches_the_course_tools():
     assert env["PATH"].split(":")[0] == env["NNKURS_USER_BIN"] == str(kurs_hub.user_bin())
     assert kurs_hub.role_environment({"instructors"})["NNKURS_KURSORDNER"] == str(kurs_hub.course_dir())
     assert "NNKURS_KURSORDNER" not in kurs_hub.role_environment({"students"})
+
+
+def test_instructors_may_restart_students_servers(tmp_path, monkeypatch):
+    """The hub's configuration gives the group instructors a role for /hub/admin and the students' servers."""
+    from jupyterhub.scopes import _check_scopes_exist
+    from traitlets.config.loader import PyFileConfigLoader
+
+    monkeypatch.setenv("NNKURS_HUB_DIR", str(tmp_path))
+    kurs_hub.accounts_file().parent.mkdir(parents=True)
+    kurs_hub.accounts_file().write_text("carla\nanna\n")  # a login added with `kurs_hub.py konto carla`
+    config = PyFileConfigLoader("jupyterhub_config.py", path=str(REPO / "deploy")).load_config()
+    (role,) = [r for r in config.JupyterHub.load_roles if r["name"] == "kursleitung"]
+    assert role["groups"] == ["instructors"] and "servers!group=students" in role["scopes"]
+    assert "admin-ui" in role["scopes"] and not any(s.startswith("access:servers") for s in role["scopes"])
+    _check_scopes_exist(role["scopes"])  # JupyterHub knows every scope (it refuses to start otherwise)
+    assert config.JupyterHub.load_groups["students"]["users"] == ["anna", "ben", "carla"]
+    assert config.Authenticator.allowed_users == {"anna", "ben", "carla", "lehrende"}
+    assert not config.Authenticator.admin_users
