@@ -59,7 +59,8 @@ SOCKETS_TMPFS_KB = 1024  # the sockets' folder as a tmpfs of its own (where the 
 #: The kernel's uid is drawn from this range (owners of nothing, one per kernel).
 UID_BASE, UID_COUNT = 610_000, 100_000
 CGROUP_FILE = "cgroups.json"
-SOCKETS_FILE = "sockets"  # in the runtime folder: where the kernel's IPC sockets are
+SOCKETS_FILE = "sockets"  # in the runtime folder: where the grader connects (the relay's IPC sockets)
+KERNEL_SOCKETS_FILE = "kernel-sockets"  # in the runtime folder: where the kernel binds, inside the sandbox
 #: A socket's path may have 107 bytes at most: the sockets get a short folder of their own.
 MAX_SOCKET_BASE = 40
 
@@ -111,16 +112,24 @@ def bwrap_works() -> bool:
 
 
 def make_runtime() -> Path:
-    """A kernel's runtime folder (in ``$TMPDIR``) and its sockets' folder (short, also when ``$TMPDIR`` is long)."""
+    """A kernel's runtime folder (in ``$TMPDIR``) and its sockets' folders (short, also when ``$TMPDIR`` is long):
+    the one the grader connects to, and the one inside the sandbox, where the kernel binds (the relay between)."""
     runtime = Path(tempfile.mkdtemp(prefix="nn-kurs-kernel-"))
     base = tempfile.gettempdir()
-    sockets = Path(tempfile.mkdtemp(prefix="nnk-", dir=base if len(base) <= MAX_SOCKET_BASE else "/tmp"))
-    (runtime / SOCKETS_FILE).write_text(str(sockets))
+    base = base if len(base) <= MAX_SOCKET_BASE else "/tmp"
+    for record in (SOCKETS_FILE, KERNEL_SOCKETS_FILE):
+        (runtime / record).write_text(tempfile.mkdtemp(prefix="nnk-", dir=base))
     return runtime
 
 
 def sockets_folder(runtime: Path) -> Path:
+    """Where the grader (and the trusted test kernel) connect: the relay's sockets, never seen by the kernel."""
     return Path((runtime / SOCKETS_FILE).read_text())
+
+
+def kernel_sockets_folder(runtime: Path) -> Path:
+    """Where the sandboxed kernel binds its sockets (bound into the sandbox)."""
+    return Path((runtime / KERNEL_SOCKETS_FILE).read_text())
 
 
 def write_settings(runtime: Path, limits: Limits, data: Path, env: dict[str, str]) -> None:
@@ -137,13 +146,14 @@ def read_settings(runtime: Path) -> tuple[Limits, Path, dict[str, str]]:
 def remove_runtime(runtime: Path) -> None:
     """Remove a kernel's cgroups (killing what is left in them), its sockets' folder and its runtime folder."""
     remove_cgroups(runtime / CGROUP_FILE)
-    try:
-        sockets = sockets_folder(runtime)
+    for record in (SOCKETS_FILE, KERNEL_SOCKETS_FILE):
+        try:
+            sockets = Path((runtime / record).read_text())
+        except OSError:
+            continue
         if os.path.ismount(sockets):
             subprocess.run(["umount", "-l", str(sockets)], capture_output=True)
         shutil.rmtree(sockets, ignore_errors=True)
-    except OSError:
-        pass
     shutil.rmtree(runtime, ignore_errors=True)
 
 
@@ -290,7 +300,7 @@ def bwrap_command(
     read-only ``data`` folder and the environment ``env`` (plus what Python needs)."""
     python_home, venv, python = python_paths()
     package = Path(__file__).resolve().parent
-    ipc = sockets_folder(runtime)
+    ipc = kernel_sockets_folder(runtime) if (runtime / KERNEL_SOCKETS_FILE).exists() else sockets_folder(runtime)
     root = os.geteuid() == 0
     cmd = ["bwrap", "--die-with-parent", "--new-session", "--unshare-pid", "--unshare-net", "--unshare-ipc"]
     cmd += ["--unshare-uts", "--unshare-cgroup-try", "--hostname", "bewertung"]
@@ -341,33 +351,43 @@ def bwrap_command(
 
 
 def main(argv: list[str]) -> None:
-    """Kernel command of the sandbox: ``python -m course.sandbox RUNTIME CONNECTION_FILE``."""
+    """Kernel command of the sandbox: ``python -m course.sandbox RUNTIME CONNECTION_FILE``.
+
+    Starts the kernel in bubblewrap (a child process) and stays as the relay between its sockets and the
+    connection file's (:mod:`course.sandbox_relay`)."""
     runtime, connection_file = Path(argv[0]), Path(argv[1]).resolve()
     workdir = Path.cwd().resolve()  # only a place: the kernel gets an empty tmpfs there
     limits, data, env = read_settings(runtime)
     uid = UID_BASE + secrets.randbelow(UID_COUNT)
-    ipc = sockets_folder(runtime)
+    ipc = kernel_sockets_folder(runtime)
     if os.geteuid() == 0:  # the sockets' folder, the one host folder the kernel writes to, as a small tmpfs
         options = f"size={SOCKETS_TMPFS_KB}k,mode=0700,uid={uid},gid={uid},nodev,nosuid,noexec"
         subprocess.run(["mount", "-t", "tmpfs", "-o", options, "nn-kurs-sockets", str(ipc)], capture_output=True)
-    # the kernel's own copy of its connection file, in the folder of its sockets
+    outside = json.loads(connection_file.read_text())
+    inside = {**outside, "ip": str(ipc / "kernel")}
+    # the kernel's own connection file, in the folder of its sockets
     kernel_file = ipc / "kernel.json"
-    shutil.copy(connection_file, kernel_file)
+    kernel_file.write_text(json.dumps(inside))
     if os.geteuid() == 0:
         for path in (ipc, kernel_file):
             os.chown(path, uid, uid)
-    groups = enter_cgroups(limits, runtime.name)
-    (runtime / CGROUP_FILE).write_text(json.dumps(groups))
-    for kind, value in limits.rlimits().items():
-        resource.setrlimit(kind, (value, value))
-    # what the kernel prints to its own stdout/stderr goes nowhere (never into the grader's terminal or log)
+    # what the kernel and the relay print goes nowhere (never into the grader's terminal or log)
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 1)
     os.dup2(devnull, 2)
-    # bubblewrap itself starts with an empty environment too: nothing of the grader's (secrets included)
-    # is in any process of the sandbox, not even in /proc/1/environ of bubblewrap's own init
     command = bwrap_command(runtime, kernel_file, workdir, uid, limits, data=data, env=env)
-    os.execvpe("bwrap", command, {"PATH": "/usr/bin:/bin"})
+    kernel = os.fork()
+    if kernel == 0:  # the kernel: cgroups and limits of the sandbox (the relay stays outside them)
+        groups = enter_cgroups(limits, runtime.name)
+        (runtime / CGROUP_FILE).write_text(json.dumps(groups))
+        for kind, value in limits.rlimits().items():
+            resource.setrlimit(kind, (value, value))
+        # bubblewrap itself starts with an empty environment too: nothing of the grader's (secrets included)
+        # is in any process of the sandbox, not even in /proc/1/environ of bubblewrap's own init
+        os.execvpe("bwrap", command, {"PATH": "/usr/bin:/bin"})
+    from course.sandbox_relay import serve
+
+    sys.exit(serve(outside, inside, kernel))
 
 
 if __name__ == "__main__":

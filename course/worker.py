@@ -145,7 +145,18 @@ def serve(root: Path, fd: int) -> None:
         conn.send_bytes(json.dumps(asdict(result)).encode())
 
 
+#: Address space of a grading worker (a soft limit: the kernels it starts set their own): it holds notebooks and
+#: the budgeted messages of the sandbox's relay; a runaway costs this worker (its submission is reported), not the
+#: machine.  Kernels started without the sandbox inherit it, hence room for torch's address space.
+WORKER_MEMORY = 12 * 1024**3
+
+
 def main(argv: list[str]) -> None:
+    import resource
+
+    hard = resource.getrlimit(resource.RLIMIT_AS)[1]
+    if hard == resource.RLIM_INFINITY or hard > WORKER_MEMORY:
+        resource.setrlimit(resource.RLIMIT_AS, (WORKER_MEMORY, hard))
     root, fd = argv[:2]
     os.set_inheritable(int(fd), False)  # kernels started from here must not hold the parent's connection
     serve(Path(root), int(fd))

@@ -116,6 +116,11 @@ class SafeExecute(Execute):
         help="Run graded test cells in the trusted kernel (course.trusted). Switch off only to compare: then the "
         "student's code can change how the tests run.",
     ).tag(config=True)
+    only_errors_and_pass_lines = Bool(
+        True,
+        help="Graded test cells keep only their error and the stdout lines of passing checks (no warnings, stderr, "
+        "displays or values). Switch off only to compare.",
+    ).tag(config=True)
     error_on_timeout = Dict(
         {"ename": "Zeitüberschreitung", "evalue": CELL_TIMEOUT, "traceback": [f"Zeitüberschreitung: {CELL_TIMEOUT}"]},
         help="The error a cell gets when it runs past ``timeout`` (shown to the student, so in German).",
@@ -127,6 +132,9 @@ class SafeExecute(Execute):
     def __init__(self, **kwargs):
         kwargs["kernel_manager_class"] = SandboxKernelManager  # nbgrader's Execute sets its own default
         kwargs.setdefault("store_widget_state", False)
+        # grading is over when the kernel goes: its state is thrown away, and the sandbox's cgroups kill what is
+        # left (nbclient's graceful default waits up to 5 s per kernel)
+        kwargs.setdefault("shutdown_kernel", "immediate")
         super().__init__(**kwargs)
 
     def preprocess(self, nb, resources=None, km=None):
@@ -160,7 +168,7 @@ class SafeExecute(Execute):
             cell, resources = self._run_trusted(cell, resources, index)
         else:
             cell, resources = super().preprocess_cell(cell, resources, index)
-        if is_autograded_test(cell):
+        if is_autograded_test(cell) and self.only_errors_and_pass_lines:
             cell.outputs = test_outputs(cell.outputs)
         cell.outputs = cap_outputs(cell.outputs, self.max_output_chars)
         return cell, resources
