@@ -98,6 +98,34 @@ def attacks(root, port):
             "    children = [subprocess.Popen([sys.executable, '-c', eat]) for _ in range(3)]\n"
             "    assert all(child.wait() == 0 for child in children)"
         ),
+        # the working folder and the sockets' folder are the host's disk unless they are size-limited tmpfs
+        "arbeitsordner_fuellen": attempt(
+            "    import os\n"
+            "    try:\n"
+            "        for i in range(3):\n"
+            "            with open(f'voll{i}.bin', 'wb') as f:\n"
+            "                f.write(b'x' * 45_000_000)\n"
+            "    finally:\n"
+            "        for i in range(3):\n"
+            "            if os.path.exists(f'voll{i}.bin'):\n"
+            "                os.remove(f'voll{i}.bin')"
+        ),
+        "socketordner_fuellen": attempt(
+            "    import os, sys\n"
+            "    folder = os.path.dirname(sys.argv[sys.argv.index('-f') + 1])\n"
+            "    target = os.path.join(folder, 'voll.bin')\n"
+            "    try:\n"
+            "        with open(target, 'wb') as f:\n"
+            "            f.write(b'x' * 5_000_000)\n"
+            "    finally:\n"
+            "        if os.path.exists(target):\n"
+            "            os.remove(target)"
+        ),
+        # a user namespace of its own would mount a tmpfs beyond every limit
+        "namensraum": attempt(
+            "    import subprocess\n"
+            "    subprocess.run(['unshare', '-Urm', 'sh', '-c', 'mount -t tmpfs none /mnt'], check=True, timeout=20)"
+        ),
         # CPU time (a child that computes longer than allowed)
         "rechenzeit": attempt(
             "    import subprocess, sys\n"
@@ -210,6 +238,7 @@ STUDENTS = [
     "liest_loesung", "liest_mitstudent", "liest_gradebook", "liest_eigene_tests",
     "schreibt_nach_aussen", "aendert_gradebook", "netzwerk",
     "proc_wurzel", "geheimnis", "als_root", "prozesse", "tmp_fuellen", "grosse_datei", "kind_speicher", "rechenzeit",
+    "arbeitsordner_fuellen", "socketordner_fuellen", "namensraum",
 ]  # fmt: skip
 HAS_MEMORY_CGROUP = "memory" in sandbox._cgroup_parents()
 
@@ -266,3 +295,27 @@ def test_nothing_written_and_gradebook_untouched(sandboxed):
 def test_workers_leave_no_temporary_files(sandboxed):
     root, results, scores = sandboxed
     assert list((root.parent / "tmp").iterdir()) == []
+
+
+def test_the_sandbox_has_a_cpu_quota(tmp_path):
+    """All processes of a sandbox together get at most ``cpus`` cores (where a cpu cgroup is writable)."""
+    import json
+    import subprocess
+    import sys
+
+    if "cpu" not in sandbox._cgroup_parents():
+        pytest.skip("no writable cpu cgroup here")
+    code = (
+        "import json, sys; from pathlib import Path; from course import sandbox\n"
+        f"groups = sandbox.enter_cgroups(sandbox.Limits(cpus=0.5), {tmp_path.name!r})\n"
+        "cpu = [g for g in groups if 'cpu' in g and 'cpuset' not in g]\n"
+        "quota = [(Path(g) / 'cpu.cfs_quota_us').read_text().strip() if (Path(g) / 'cpu.cfs_quota_us').exists() "
+        "else (Path(g) / 'cpu.max').read_text().split()[0] for g in cpu]\n"
+        "print(json.dumps([groups, quota]))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    groups, quota = json.loads(done.stdout)
+    record = tmp_path / "cgroups.json"
+    record.write_text(json.dumps(groups))
+    sandbox.remove_cgroups(record)
+    assert quota == ["50000"]

@@ -167,6 +167,14 @@ BROKEN = {
 }
 
 
+#: A configuration file in a submission: if anything loads it, it leaves a file beside itself.
+FORGED_CONFIG = """import pathlib
+pathlib.Path(__file__).with_name("KONFIG_AUSGEFUEHRT").write_text("x")
+c = get_config()
+c.Execute.timeout = 1
+"""
+
+
 def write_case(root: Path, student: str, base_answers: dict, answers_: dict, tamper) -> None:
     folder = root / "submitted" / student / A
     folder.mkdir(parents=True, exist_ok=True)
@@ -195,6 +203,11 @@ def write_case(root: Path, student: str, base_answers: dict, answers_: dict, tam
     if tamper == "extra_folder":
         (folder / "extra").mkdir()
         (folder / "extra" / "daten.txt").write_text("x")
+    if tamper == "forged_config":  # files that would configure the grader, if it looked for them there
+        (folder / "nbgrader_config.py").write_text(FORGED_CONFIG)
+        (folder / "data").mkdir()
+        (folder / "data" / "zahl.txt").write_text("9")
+        (folder / "data" / "1d_dataset_train.pt").write_bytes(b"kein echter Datensatz")
 
 
 def probe_course(tmp: Path, cases: dict, extra_config: str = "c.Execute.timeout = 20", notebook=None) -> Path:

@@ -23,7 +23,7 @@ from course import grading, publish
 from course.cells import is_autograded_test
 from course.scores import task_scores
 
-FULL = {"vier": 2.0, "schicht": 2.0, "wert": 1.0}
+FULL = {"vier": 2.0, "schicht": 2.0, "wert": 1.0, "zahl": 1.0}
 NONE = dict.fromkeys(FULL, 0.0)
 MARKER = "GEHEIM-7431"
 
@@ -51,14 +51,32 @@ def attack_notebook():
         ),
         answer_cell("wert", "### BEGIN SOLUTION\nwert = 0.5\n### END SOLUTION"),
         grading_cell("wert", 1, "assert abs(wert - 0.5) < 1e-9, '`wert` soll 0,5 sein.'", "assert wert == 0.5"),
+        # a number checked with an ABC, against the course's data; the hidden line warns for a too large answer
+        answer_cell("zahl", "### BEGIN SOLUTION\nzahl = 0.25\n### END SOLUTION"),
+        grading_cell(
+            "zahl",
+            1,
+            "import numbers\nimport numpy as np\nimport course\n\n"
+            "assert isinstance(zahl, numbers.Real), '`zahl` soll eine Zahl sein.'\n"
+            "_soll = float((course.data_dir() / 'zahl.txt').read_text())\n"
+            "assert abs(zahl - _soll) < 1e-9, '`zahl` soll die Zahl aus zahl.txt sein.'",
+            f"_abstand = np.sqrt(np.float64(_soll) - float(zahl))  # {MARKER}\n"
+            "assert float(zahl) == _soll, '`zahl` soll genau die Zahl aus zahl.txt sein.'",
+        ),
     )
 
 
-BLANK = {"vier": "def vier(x):\n    raise NotImplementedError()", "schicht": "schicht = None", "wert": "wert = None"}
+BLANK = {
+    "vier": "def vier(x):\n    raise NotImplementedError()",
+    "schicht": "schicht = None",
+    "wert": "wert = None",
+    "zahl": "zahl = None",
+}
 WRONG = {
     "vier": "def vier(x):\n    return 3 * x",
     "schicht": "import torch\nschicht = torch.nn.Linear(3, 2)\nschicht.forward = lambda x: x[..., :2] * 0",
     "wert": "wert = 0.25",
+    "zahl": "zahl = 0.5",
 }
 # An extra cell at the top of the unchanged (blank) student version: later test cells become `pass`.
 CLEANUP_HOOK = """get_ipython().input_transformers_cleanup.append(
@@ -100,6 +118,32 @@ class Ja:
     __bool__ = lambda self: True
     __class__ = property(lambda self: torch.nn.Linear)
     in_features, out_features = 3, 2"""
+# a class that names itself numbers.Real (and is registered there, so the control's isinstance agrees)
+CLAIMS_REAL = """import numbers
+class Real:
+    __sub__ = lambda self, other: 0.0
+    __rsub__ = lambda self, other: 0.0
+    __abs__ = lambda self: 0.0
+    __float__ = lambda self: 0.25
+Real.__module__ = "numbers"
+numbers.Real.register(Real)
+zahl = Real()"""
+# a class that names itself torch.Tensor: C code that believes __class__ would read the proxy as a tensor
+CLAIMS_TENSOR = """class Tensor:
+    pass
+Tensor.__module__ = "torch"
+def vier(x):
+    return Tensor()"""
+# protocol attributes with a pointer chosen by the student
+POINTER = """class Zeiger:
+    __array_interface__ = {"data": (8, False), "shape": (3,), "typestr": "<f4", "version": 3}
+    __cuda_array_interface__ = __array_interface__
+def vier(x):
+    return Zeiger()"""
+# every answer of the student's end in 100 frames of 1 MB (each frame below ZeroMQ's per-frame limit)
+MANY_FRAMES = """import course.trusted.kernel_side as _seite
+_antwort = _seite.answer
+_seite.answer = lambda objects, data, buffers: (_antwort(objects, data, buffers)[0], [b"x" * 1_000_000] * 100)"""
 READ_HIDDEN = """import sys, inspect
 get_ipython().events.register("post_run_cell", lambda result: print(result.info.raw_cell))
 def vier(x):
@@ -127,7 +171,7 @@ CASES = {
     "hook_kernel": (BLANK, with_top_cell(KERNEL_HOOK), NONE, FULL),
     "fehler_verschwiegen": (BLANK, with_top_cell(SILENT_ERRORS), NONE, FULL),
     # monkeypatched libraries and builtins
-    "bibliotheken_gepatcht": (WRONG, with_top_cell(PATCHED_LIBRARIES), NONE, {**FULL, "wert": 0.0}),
+    "bibliotheken_gepatcht": (WRONG, with_top_cell(PATCHED_LIBRARIES), NONE, {**FULL, "wert": 0.0, "zahl": 0.0}),
     # lying objects
     "luegende_zahl": (
         {
@@ -192,6 +236,14 @@ CASES = {
         NONE,
         None,
     ),  # fmt: skip
+    # what the trusted side must not believe: class claims, protocol attributes, sizes, the submission's files
+    "behauptet_zahl": ({"zahl": CLAIMS_REAL}, None, {**FULL, "zahl": 0.0}, FULL),
+    "behauptet_tensor": ({"vier": CLAIMS_TENSOR}, None, {**FULL, "vier": 0.0}, {**FULL, "vier": 0.0}),
+    "zeiger": ({"vier": POINTER}, None, {**FULL, "vier": 0.0}, {**FULL, "vier": 0.0}),
+    "viele_rahmen": ({}, with_top_cell(MANY_FRAMES), NONE, FULL),
+    "eigene_daten": ({"zahl": "zahl = 9.0"}, "forged_config", {**FULL, "zahl": 0.0}, {**FULL, "zahl": 0.0}),
+    # the hidden line warns (and a warning quotes its line): checked by test_hidden_code_never_reaches_the_student
+    "warnung": ({"zahl": "zahl = 9.0"}, None, {**FULL, "zahl": 0.0}, {**FULL, "zahl": 0.0}),
 }
 # Requests time out (20 s, then a 5 s ping) well before their test cell does (60 s), also on a busy machine.
 CONFIG = "c.Execute.timeout = 60\nc.SafeExecute.submission_timeout = 300\nc.SafeExecute.request_timeout = 20"
@@ -200,7 +252,10 @@ CELL_FIRST = "c.Execute.timeout = 15\nc.SafeExecute.submission_timeout = 300\nc.
 
 
 def make_course(tmp: Path, config: str, students: list[str]) -> Path:
-    return probe_course(tmp, {s: CASES[s] for s in students}, config, notebook=attack_notebook())
+    root = probe_course(tmp, {s: CASES[s] for s in students}, config, notebook=attack_notebook())
+    (root / "data").mkdir(exist_ok=True)
+    (root / "data" / "zahl.txt").write_text("0.25")
+    return root
 
 
 def grade(root: Path):
@@ -220,7 +275,8 @@ def protected(tmp_path_factory):
 @pytest.fixture(scope="module")
 def control(tmp_path_factory):
     students = [s for s, case in CASES.items() if case[3] is not None]
-    root = make_course(tmp_path_factory.mktemp("kontrolle"), CONFIG + "\nc.SafeExecute.trusted_tests = False", students)
+    control_config = "c.SafeExecute.trusted_tests = False\nc.SafeExecute.only_errors_and_pass_lines = False"
+    root = make_course(tmp_path_factory.mktemp("kontrolle"), f"{CONFIG}\n{control_config}", students)
     return (root, *grade(root))
 
 
@@ -256,6 +312,7 @@ def test_hidden_code_never_reaches_the_student(protected, control):
     publish.feedback(control_root, A)
     assert MARKER in outputs_text(control_root, "liest_versteckt", test_cells=False), "control: the attack reads it"
     assert MARKER in feedback_text(control_root, "liest_versteckt"), "control: and shows it in the feedback"
+    assert MARKER in feedback_text(control_root, "warnung"), "control: a warning quotes the hidden line"
     for student in CASES:
         assert MARKER not in outputs_text(root, student, test_cells=False), student
         assert MARKER not in feedback_text(root, student), student
@@ -298,3 +355,70 @@ def test_test_cell_timeout_before_the_request_deadline(cell_first):
     assert scores["unterbrechung_ignoriert"] == NONE  # stuck for good: the next cell ends the submission
     stuck = outputs_text(root, "unterbrechung_ignoriert")
     assert "Zeitüberschreitung" in stuck and "KernelHängt" in stuck and "KernelAbgestürzt" not in stuck
+
+
+def test_the_submissions_files_configure_nothing(protected):
+    """A submitted nbgrader_config.py and data/ never reach the autograded folder nor the kernels' data; the
+    config file is never executed."""
+    root = protected[0]
+    graded = root / "autograded" / "eigene_daten" / A
+    assert sorted(p.name for p in graded.iterdir()) == ["probe.ipynb"]
+    assert (root / "submitted" / "eigene_daten" / A / "nbgrader_config.py").exists()  # submitted/ stays as it was
+    assert not list(root.rglob("KONFIG_AUSGEFUEHRT"))
+    from course.layout import find_root
+
+    assert find_root(root / "submitted" / "eigene_daten" / A) == root  # a command started there loads the course's
+
+
+def test_the_trusted_kernel_survives_forged_classes_and_pointers(protected):
+    root = protected[0]
+    for student in ("behauptet_tensor", "zeiger"):
+        text = outputs_text(root, student)
+        assert "TestAbgestürzt" not in text and "TestAbgebrochen" not in text, student
+        assert not re.search(r"0x[0-9a-f]{8,}", text), student  # no address of the trusted process
+
+
+def test_test_cells_show_no_warnings_streams_or_values(protected):
+    root = protected[0]
+    nb = nbformat.read(root / "autograded" / "warnung" / A / "probe.ipynb", as_version=4)
+    for cell in nb.cells:
+        if is_autograded_test(cell):
+            assert all(o.output_type == "error" or o.get("name") == "stdout" for o in cell.outputs), cell.outputs
+            assert not any(o.output_type == "execute_result" for o in cell.outputs)
+
+
+# The categories of attacks on what the trusted side believes, through the other two grading paths as well.
+EVERY_WAY = ["loesung", "behauptet_zahl", "zeiger", "viele_rahmen", "eigene_daten", "warnung"]
+
+
+@pytest.fixture(scope="module")
+def other_ways(tmp_path_factory):
+    import subprocess
+    import sys
+
+    from formgrader import formgrader
+
+    scores = {}
+    for way in ("nbgrader", "formgrader"):
+        root = make_course(tmp_path_factory.mktemp(way), CONFIG, EVERY_WAY)
+        if way == "nbgrader":
+            nbgrader = Path(sys.executable).parent / "nbgrader"
+            subprocess.run([str(nbgrader), "autograde", A], cwd=root, capture_output=True, timeout=900)
+        else:
+            with formgrader(root, root.parent / "server.log") as fg:
+                for student in EVERY_WAY:
+                    fg.autograde(A, student)
+        found: dict = {}
+        for row in task_scores(root, A):
+            found.setdefault(row["student"], {})[row["task"]] = row["score"]
+        scores[way] = (root, found)
+    return scores
+
+
+@pytest.mark.parametrize("way", ["nbgrader", "formgrader"])
+def test_attacks_on_the_channel_gain_nothing_every_way(other_ways, way):
+    root, scores = other_ways[way]
+    assert {s: scores[s] for s in EVERY_WAY} == {s: CASES[s][2] for s in EVERY_WAY}
+    assert sorted(p.name for p in (root / "autograded" / "eigene_daten" / A).iterdir()) == ["probe.ipynb"]
+    assert not list(root.rglob("KONFIG_AUSGEFUEHRT"))
+    assert MARKER not in outputs_text(root, "warnung")
