@@ -435,3 +435,21 @@ def test_message_budget_counts_frames_and_bytes():
     assert not wire.within_budget(ok + [b""] * wire.MAX_FRAMES)
     assert not wire.within_budget([b"<IDS|MSG>", b"sig", b"x" * (wire.MAX_JSON_BYTES + 1), b"{}", b"{}", b"{}"])
     assert not wire.within_budget([b"kein", b"trenner"])
+
+
+def test_test_cells_keep_only_errors_and_pass_lines():
+    from nbformat.notebooknode import NotebookNode
+
+    from course.cells import PASS_MARK
+    from course.preprocessors.safe_execute import test_outputs
+
+    outputs = [
+        NotebookNode(output_type="stream", name="stdout", text=f"Zwischenstand 3\n{PASS_MARK}Form stimmt.\n"),
+        NotebookNode(output_type="stream", name="stderr", text="<cell>:3: RuntimeWarning: ... # versteckt\n"),
+        NotebookNode(output_type="execute_result", data={"text/plain": "4.0"}, metadata={}, execution_count=1),
+        NotebookNode(output_type="display_data", data={"text/plain": "Bild"}, metadata={}),
+        NotebookNode(output_type="error", ename="AssertionError", evalue="falsch", traceback=[]),
+    ]
+    kept = test_outputs(outputs)
+    assert [o.output_type for o in kept] == ["stream", "error"]
+    assert kept[0].text == f"{PASS_MARK}Form stimmt.\n"
