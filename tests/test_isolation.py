@@ -305,15 +305,19 @@ def test_the_sandbox_has_a_cpu_quota(tmp_path):
 
     if "cpu" not in sandbox._cgroup_parents():
         pytest.skip("no writable cpu cgroup here")
+    import uuid
+
+    name = f"nn-kurs-test-{uuid.uuid4().hex[:8]}"
     code = (
         "import json, sys; from pathlib import Path; from course import sandbox\n"
-        f"groups = sandbox.enter_cgroups(sandbox.Limits(cpus=0.5), {tmp_path.name!r})\n"
+        f"groups = sandbox.enter_cgroups(sandbox.Limits(cpus=0.5), {name!r})\n"
         "cpu = [g for g in groups if 'cpu' in g and 'cpuset' not in g]\n"
         "quota = [(Path(g) / 'cpu.cfs_quota_us').read_text().strip() if (Path(g) / 'cpu.cfs_quota_us').exists() "
         "else (Path(g) / 'cpu.max').read_text().split()[0] for g in cpu]\n"
         "print(json.dumps([groups, quota]))"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
     groups, quota = json.loads(done.stdout)
     record = tmp_path / "cgroups.json"
     record.write_text(json.dumps(groups))
