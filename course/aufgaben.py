@@ -35,7 +35,14 @@ def pruefe_backward_numpy(klasse, eingaben: int, ausgaben: int, verdeckt: list[i
     groessen = [eingaben, *verdeckt, ausgaben]
     netzname = f"Netz {groessen}, Batch {batch}"
     zufall_festlegen(seed)  # the start weights of the student's network
-    netz = aufruf(klasse, eingaben, ausgaben, list(verdeckt), text=f"`CustomNet_Numpy` für das {netzname}")
+    netz = aufruf(
+        klasse,
+        eingaben,
+        ausgaben,
+        list(verdeckt),
+        text=f"`CustomNet_Numpy` für das {netzname}",
+        aufgabe="numpy_backward",
+    )
     rng = np.random.default_rng(seed)
     x, y = rng.standard_normal((batch, eingaben)), rng.random((batch, ausgaben))
     antwort = aufruf(netz.backward, x, y, text=f"`backward` für das {netzname}", aufgabe="numpy_backward")
@@ -124,7 +131,14 @@ def pruefe_backward_torch(
     __tracebackhide__ = True
     groessen = [eingaben, *verdeckt, ausgaben]
     zufall_festlegen(seed)  # the start weights of the student's network
-    netz = aufruf(klasse, eingaben, ausgaben, list(verdeckt), text=f"`CustomNet_Torch` für das Netz {groessen}")
+    netz = aufruf(
+        klasse,
+        eingaben,
+        ausgaben,
+        list(verdeckt),
+        text=f"`CustomNet_Torch` für das Netz {groessen}",
+        aufgabe="torch_gradients",
+    )
     schichten = student_module("builtins").list(netz.layers)
     parameter = len(student_module("builtins").list(netz.parameters()))
     if parameter != 2 * len(schichten) or len(schichten) != len(groessen) - 1:
