@@ -166,7 +166,7 @@ class Worker:
         except (EOFError, OSError, ValueError, TypeError):  # the worker died (or sent something that is no result)
             self.close(kill=True, keep_log=True)
             tail = mask_password(self._log_tail())
-            self.close()
+            shutil.rmtree(self.scratch, ignore_errors=True)
             message = f"Bewertungsprozess endete mit Code {self.proc.returncode}: {tail}"
             seconds = time.perf_counter() - start
             return GradeResult(assignment, student, False, message, seconds, FailureKind.WORKER_LOST)
@@ -184,17 +184,18 @@ class Worker:
     def close(self, kill: bool = False, keep_log: bool = False) -> None:
         """End the worker (at once with ``kill``, else when it has finished) and remove its temporary folder
         (but for its log with ``keep_log``)."""
+        if self.conn.closed and self.proc.returncode is not None:
+            return  # closed before: its process is reaped, its pid may belong to another process by now
         if not self.conn.closed:
             self.conn.close()  # an idle worker ends on the closed connection
-        if kill or self.proc.poll() is None:
-            try:
-                self.proc.wait(timeout=0 if kill else 10)
-            except subprocess.TimeoutExpired:
-                pass
-            if self.proc.poll() is None:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(self.proc.pid, signal.SIGKILL)  # the worker and the sandbox launcher; bwrap the kernel
-                self.proc.wait()
+        if not kill:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.proc.wait(timeout=10)
+        if kill or self.proc.returncode is None:
+            # the whole group, also when the worker itself is already dead (not yet reaped: its pid is not reused)
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.proc.pid, signal.SIGKILL)  # the worker and the sandbox launcher; bwrap the kernel
+            self.proc.wait()
         for runtime in self.scratch.glob("nn-kurs-kernel-*"):
             remove_runtime(runtime)
         if not keep_log:
