@@ -40,12 +40,14 @@ results = pipeline.grade(root, name, jobs=1, progress=False)
 print(json.dumps({"seconds": time.perf_counter() - start, "ok": all(r.ok for r in results)}))
 """
 GRADE_NEW = """
-import json, sys, time
+import inspect, json, sys, time
 from pathlib import Path
 from course import grading, solutions
 root, name = Path(sys.argv[1]), sys.argv[2]
 start = time.perf_counter()
-solutions.preflight(root, name)
+# the pre-flight runs every time (a remembered one would cost nothing on the second run of the same course)
+fresh = {"cache": False} if "cache" in inspect.signature(solutions.preflight).parameters else {}
+solutions.preflight(root, name, **fresh)
 preflight = time.perf_counter() - start
 start = time.perf_counter()
 results = grading.grade(root, name, jobs=1, progress=False, preflight=False)
