@@ -287,28 +287,13 @@ def python_paths() -> tuple[Path, Path, Path]:
     return Path(sys.base_prefix).resolve(), venv, python
 
 
-def bwrap_command(
-    runtime: Path,
-    connection_file: Path,
-    workdir: Path,
-    uid: int,
-    limits: Limits,
-    data: Path = Path("/nonexistent"),
-    env: dict[str, str] | None = None,
-) -> list[str]:
-    """The bubblewrap command line that runs the kernel as ``uid`` in ``workdir`` (an empty tmpfs), with the
-    read-only ``data`` folder and the environment ``env`` (plus what Python needs)."""
-    python_home, venv, python = python_paths()
+def _filesystem(limits: Limits, data: Path, writable: list[tuple[str, Path | None, Path]]) -> list[str]:
+    """bubblewrap's arguments for the file system of a grading kernel: the system, Python, the course package and
+    ``data`` read-only, tmpfs for ``/tmp`` and ``/dev/shm``, then ``writable`` (``("--bind", source, path)`` or
+    ``("--tmpfs", None, path)``), mounted last so that nothing hides them."""
+    python_home, venv, _python = python_paths()
     package = Path(__file__).resolve().parent
-    ipc = kernel_sockets_folder(runtime) if (runtime / KERNEL_SOCKETS_FILE).exists() else sockets_folder(runtime)
-    root = os.geteuid() == 0
-    cmd = ["bwrap", "--die-with-parent", "--new-session", "--unshare-pid", "--unshare-net", "--unshare-ipc"]
-    cmd += ["--unshare-uts", "--unshare-cgroup-try", "--hostname", "bewertung"]
-    if root:  # bwrap keeps only what setpriv needs to become the kernel's user; that user has no capabilities
-        cmd += ["--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
-    else:  # an unprivileged grader: a user namespace maps the kernel's uid onto the grader's
-        cmd += ["--unshare-user", "--disable-userns", "--uid", str(uid), "--gid", str(uid), "--cap-drop", "ALL"]
-    cmd += ["--ro-bind", "/usr", "/usr", "--ro-bind", "/etc", "/etc"]
+    cmd = ["--ro-bind", "/usr", "/usr", "--ro-bind", "/etc", "/etc"]
     for link in ("bin", "lib", "lib64", "sbin"):
         if Path("/", link).is_symlink():
             cmd += ["--symlink", os.readlink(Path("/", link)), f"/{link}"]
@@ -322,9 +307,7 @@ def bwrap_command(
         binds += [("--ro-bind", source, place) for source, place in _readonly_targets(data)]
     mounted = [Path(p) for p in ("/usr", "/etc", "/proc", "/dev", "/sys", "/tmp")]
     made: set[Path] = set()
-    # the working folder is a tmpfs (a host folder would have no quota); the sockets' folder last: nothing
-    # mounted later may hide it
-    for kind, source, path in [*binds, ("--tmpfs", None, workdir), ("--bind", ipc, ipc)]:
+    for kind, source, path in [*binds, *writable]:
         # bubblewrap would create missing parent folders with the host's modes (/root is 0700):
         # create them readable for the kernel's user first
         for parent in reversed(path.parents):
@@ -334,20 +317,69 @@ def bwrap_command(
                 made.add(parent)
         cmd += [kind, str(source), str(path)] if source is not None else [*tmpfs, str(path)]
         mounted.append(path)
-    cmd += ["--chdir", str(workdir)]
-    kernel_env = env
-    env = {"PATH": f"{venv / 'bin'}:/usr/bin:/bin", "HOME": "/tmp", "MPLCONFIGDIR": "/tmp/matplotlib"}
+    return cmd
+
+
+def _environment(data: Path, env: dict[str, str] | None) -> list[str]:
+    """``--clearenv`` and the environment of a grading kernel: what Python needs, the course's variables."""
+    python_home, venv, _python = python_paths()
+    package = Path(__file__).resolve().parent
+    extra_sites = other_site_packages(python_home, venv)
+    chosen = {"PATH": f"{venv / 'bin'}:/usr/bin:/bin", "HOME": "/tmp", "MPLCONFIGDIR": "/tmp/matplotlib"}
     # the grader's course package (also outside an editable install) and packages installed outside the venv
-    env["PYTHONPATH"] = os.pathsep.join([str(package.parent), *map(str, extra_sites)])
-    env.update({name: value for name, value in (kernel_env or {}).items() if name in (*PASSED_ENV, DATA_ENV)})
-    env[DATA_ENV] = str(data)
-    cmd += ["--clearenv"] + [arg for name, value in env.items() for arg in ("--setenv", name, value)]
-    cmd.append("--")
+    chosen["PYTHONPATH"] = os.pathsep.join([str(package.parent), *map(str, extra_sites)])
+    chosen.update({name: value for name, value in (env or {}).items() if name in (*PASSED_ENV, DATA_ENV)})
+    chosen[DATA_ENV] = str(data)
+    return ["--clearenv"] + [arg for name, value in chosen.items() for arg in ("--setenv", name, value)]
+
+
+NAMESPACES = ["--die-with-parent", "--new-session", "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts"]
+
+
+def bwrap_command(
+    runtime: Path,
+    connection_file: Path,
+    workdir: Path,
+    uid: int,
+    limits: Limits,
+    data: Path = Path("/nonexistent"),
+    env: dict[str, str] | None = None,
+) -> list[str]:
+    """The bubblewrap command line that runs the student's kernel as ``uid`` in ``workdir`` (an empty tmpfs), with
+    the read-only ``data`` folder and the environment ``env`` (plus what Python needs)."""
+    _home, _venv, python = python_paths()
+    ipc = kernel_sockets_folder(runtime) if (runtime / KERNEL_SOCKETS_FILE).exists() else sockets_folder(runtime)
+    root = os.geteuid() == 0
+    cmd = ["bwrap", *NAMESPACES, "--unshare-cgroup-try", "--hostname", "bewertung"]
+    if root:  # bwrap keeps only what setpriv needs to become the kernel's user; that user has no capabilities
+        cmd += ["--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
+    else:  # an unprivileged grader: a user namespace maps the kernel's uid onto the grader's
+        cmd += ["--unshare-user", "--disable-userns", "--uid", str(uid), "--gid", str(uid), "--cap-drop", "ALL"]
+    # the working folder is a tmpfs (a host folder would have no quota); the sockets' folder last
+    cmd += _filesystem(limits, data, [("--tmpfs", None, workdir), ("--bind", ipc, ipc)])
+    cmd += ["--chdir", str(workdir), *_environment(data, env), "--"]
     if root:
         cmd += ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--no-new-privs", "--inh-caps=-all"]
         # as the kernel's user, a user namespace of its own in which no further one can be made
         cmd += ["bwrap", "--die-with-parent", "--unshare-user", "--disable-userns", "--dev-bind", "/", "/", "--"]
     return [*cmd, str(python), "-m", "ipykernel_launcher", "-f", str(connection_file)]
+
+
+def trusted_bwrap_command(
+    workdir: Path, sockets: list[Path], limits: Limits, data: Path, env: dict[str, str]
+) -> list[str]:
+    """bubblewrap around the trusted test kernel (defence in depth: it runs only the course's tests, but decodes
+    what the student's kernel sends): the same read-only file system, no network, its own PID namespace, no
+    capabilities; writable only its tmpfs and the ``sockets`` folders (its own and the relay's, which belong to the
+    grader's user, as this kernel does)."""
+    cmd = ["bwrap", *NAMESPACES, "--hostname", "tests"]
+    if os.geteuid() == 0:
+        cmd += ["--cap-drop", "ALL"]
+    else:
+        cmd += ["--unshare-user", "--disable-userns", "--cap-drop", "ALL"]
+    writable = [("--tmpfs", None, workdir), *(("--bind", folder, folder) for folder in sockets)]
+    cmd += _filesystem(limits, data, writable)
+    return [*cmd, "--chdir", str(workdir), *_environment(data, env), "--"]
 
 
 def main(argv: list[str]) -> None:

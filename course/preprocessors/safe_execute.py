@@ -30,6 +30,7 @@ from traitlets import Bool, Dict, Integer
 
 from course.cells import PASS_MARK, is_autograded_test
 from course.grading_environment import GradingEnvironment
+from course.sandbox import sockets_folder
 from course.sandbox_kernel import SandboxKernelManager
 from course.trusted.kernel import STUDENT_SIDE, KernelStartError, TrustedKernel, require_ok, run_silently
 
@@ -190,8 +191,10 @@ class SafeExecute(Execute):
             # the kernels' settings come from the course's config; the student's kernel manager reads the same
             environment = GradingEnvironment(config=self.config)
             self.trusted = TrustedKernel(environment, self.startup_timeout, self.request_timeout)
+            runtime = getattr(self.km, "runtime", None)  # the student's kernel is sandboxed: so is the trusted one
+            student_sockets = sockets_folder(runtime) if runtime is not None else None
             started = await asyncio.gather(
-                super().async_start_new_kernel_client(), self.trusted.launch(), return_exceptions=True
+                super().async_start_new_kernel_client(), self.trusted.launch(student_sockets), return_exceptions=True
             )
             for outcome in started:  # both have finished: nothing is left starting while we clean up
                 if isinstance(outcome, BaseException):

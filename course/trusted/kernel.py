@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import shutil
 import sys
+from pathlib import Path
 from queue import Empty
 from time import monotonic
 
@@ -25,7 +26,7 @@ from jupyter_client.manager import AsyncKernelManager
 from nbclient.util import ensure_async
 
 from course.grading_environment import GradingEnvironment
-from course.sandbox import make_runtime, remove_runtime, sockets_folder
+from course.sandbox import make_runtime, remove_runtime, sockets_folder, trusted_bwrap_command
 
 #: Run silently in the student's kernel before its first cell.
 STUDENT_SIDE = '__import__("course.trusted.kernel_side", fromlist=["serve"]).serve()'
@@ -65,19 +66,33 @@ def require_ok(reply: dict, which: str) -> None:
 
 
 class TrustedKernelManager(AsyncKernelManager):
-    """A plain Python kernel in an empty working folder, with its sockets in a private folder, under limits."""
+    """A plain Python kernel in an empty working folder, with its sockets in a private folder, under limits.
 
-    def __init__(self, environment: GradingEnvironment | None = None, **kwargs):
+    ``student_sockets``: the folder of the sockets the student's kernel is reached at (its sandbox's relay); when
+    given, the trusted kernel runs in a bubblewrap sandbox of its own that sees only that folder, its own sockets,
+    and the read-only system, Python, course package and data (:func:`course.sandbox.trusted_bwrap_command`)."""
+
+    def __init__(self, environment: GradingEnvironment | None = None, student_sockets: Path | None = None, **kwargs):
         super().__init__(**kwargs)
         self.environment = environment or GradingEnvironment(config=self.config)
         self.runtime = make_runtime()
         (self.runtime / "work").mkdir(mode=0o700)
         self.transport = "ipc"
-        self.ip = str(sockets_folder(self.runtime) / "test")
+        sockets = sockets_folder(self.runtime)
+        self.ip = str(sockets / "test")
+        self.connection_file = str(sockets / "test.json")
         limits = []
         if shutil.which("prlimit"):
             address_space = int(self.environment.trusted_memory_gb * 1024**3)
             limits = ["prlimit", f"--as={address_space}", "--core=0", "--nofile=1024", "--"]
+        if student_sockets is not None:
+            limits += trusted_bwrap_command(
+                self.runtime / "work",
+                [sockets, student_sockets],
+                self.environment.limits(),
+                self.environment.data(),
+                self.environment.kernel_env(),
+            )
         self._kernel_spec = KernelSpec(
             argv=[
                 *limits,
@@ -123,10 +138,13 @@ class TrustedKernel:
         self.request_timeout = request_timeout
         self.km: TrustedKernelManager | None = None
         self.kc = None
+        self.student_sockets: Path | None = None
 
-    async def launch(self) -> None:
-        """Start the kernel and wait until it answers (not yet connected to a student's kernel)."""
-        self.km = TrustedKernelManager(environment=self.environment)
+    async def launch(self, student_sockets: Path | None = None) -> None:
+        """Start the kernel and wait until it answers (not yet connected to a student's kernel); sandboxed when
+        ``student_sockets`` (the folder the student's kernel is reached at) is given."""
+        self.student_sockets = student_sockets
+        self.km = TrustedKernelManager(environment=self.environment, student_sockets=student_sockets)
         await self.km.start()
         self.kc = self.km.client()
         self.kc.start_channels()
@@ -146,7 +164,7 @@ class TrustedKernel:
         """A fresh trusted kernel after one died or stopped answering (the student's may be stuck by now)."""
         await self.stop()
         try:
-            await self.launch()
+            await self.launch(self.student_sockets)
             await self.connect(student_info, preload, first=False)
         except KernelStartError:
             raise
