@@ -35,10 +35,10 @@ def _connection():
 
 def identity(obj) -> int:
     """``id(obj)`` in the student's kernel."""
-    from course.trusted.client import Ref
+    from course.trusted.proxies import Ref, key_of
 
     if isinstance(obj, Ref):
-        return object.__getattribute__(obj, "_id")
+        return key_of(obj)
     return getattr(obj, "_course_identity", id(obj))  # a tensor copied from the student's kernel carries it
 
 
@@ -52,12 +52,11 @@ def student_module(name: str):
 
 def call_with_inputs(function, *args, **kwargs):
     """``function(*args, **kwargs)``; returns ``(result, args, kwargs)``, the arguments as they are after the call."""
-    from course.trusted.client import Ref
+    from course.trusted.proxies import Ref, request
+    from course.trusted.wire import Op
 
     if isinstance(function, Ref):
-        result, args_after, kwargs_after = object.__getattribute__(function, "_conn").request(
-            "call_inputs", function, list(args), kwargs
-        )
+        result, args_after, kwargs_after = request(function, Op.CALL_INPUTS, function, list(args), kwargs)
         return result, tuple(args_after), kwargs_after
     return function(*args, **kwargs), args, kwargs
 
@@ -69,11 +68,11 @@ def each(function, *sequences) -> list:
     function, or :func:`attribute` / :func:`method`), the whole list is computed in the student's
     kernel with one request.  Any other function is applied here, item by item.
     """
-    from course.trusted.client import Ref
+    from course.trusted.proxies import Ref, connection_of
 
     if not isinstance(function, Ref):
         return list(map(function, *sequences))
-    connection = object.__getattribute__(function, "_conn")
+    connection = connection_of(function)
     if connection not in _list_and_map:
         builtins = connection.module("builtins")
         _list_and_map[connection] = builtins.list, builtins.map
@@ -90,11 +89,11 @@ def each_with_inputs(function, *sequences) -> tuple[list, list[list]]:
     read back: a few requests for the whole table instead of one per call.  Outside grading the
     arguments are the caller's own objects, changed in place.
     """
-    from course.trusted.client import Ref
+    from course.trusted.proxies import Ref, connection_of
 
     if not isinstance(function, Ref):
         return list(map(function, *sequences)), [list(s) for s in sequences]
-    connection = object.__getattribute__(function, "_conn")
+    connection = connection_of(function)
     if connection not in _list_and_map:
         builtins = connection.module("builtins")
         _list_and_map[connection] = builtins.list, builtins.map
