@@ -102,16 +102,23 @@ def when_grading(root: Path, action, delay: float = 2.0, timeout: float = 300) -
     def watch():
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            proc = busy_worker(root)
+            try:
+                proc = busy_worker(root)
+            except psutil.Error as exc:  # a process that ended while it was looked at
+                thread.seen = exc
+                continue
             if proc is not None:
                 time.sleep(delay)
-                action(proc)
+                try:
+                    action(proc)
+                except Exception as exc:  # the test fails on it, with the reason
+                    thread.error = exc
                 done.set()
                 return
             time.sleep(0.1)
 
     thread = threading.Thread(target=watch, daemon=True)
-    thread.done = done
+    thread.done, thread.error, thread.seen = done, None, None
     thread.start()
     return thread
 
@@ -141,7 +148,7 @@ def test_worker_killed_mid_batch(course):
     try:
         killer = when_grading(root, lambda p: os.killpg(p.pid, signal.SIGKILL))  # anna comes first
         first = svc.step()
-        assert killer.done.is_set()
+        assert killer.done.is_set() and killer.error is None, killer.error
         anna = status(svc)["anna"]
         assert [e.student for e in first] == ["ben"]
         assert anna.status == service.PENDING and "Code -9" in anna.reason and anna.attempts == 1
@@ -175,11 +182,16 @@ def test_postgres_restarted_mid_batch(postgres, tmp_path):  # noqa: F811
         submit(root, exchange, "carl", solution(root))
 
         def restart(_proc):
-            postgres._run(database_bin("pg_ctl"), "-D", str(postgres.data), "-m", "immediate", "-w", "restart")
+            log = str(postgres.folder / "log")  # without -l the server would keep pg_ctl's output pipe open
+            postgres._run(
+                database_bin("pg_ctl"), "-D", str(postgres.data), "-l", log, "-m", "immediate", "-w", "restart"
+            )
 
-        restarter = when_grading(root, restart, delay=3.0)  # ben comes first
+        restarter = when_grading(root, restart, delay=1.0)  # ben comes first
         step_until_settled(svc)
-        assert restarter.done.is_set()
+        restarter.join(60)
+        states = {e.student: (e.status, e.attempts, e.reason) for e in svc.journal.entries.values()}
+        assert restarter.done.is_set() and restarter.error is None, (restarter.error, restarter.seen, states)
         done = status(svc)
         assert {s: (e.status, e.points) for s, e in done.items()} == {
             "anna": (service.DONE, 4.0),
