@@ -224,6 +224,7 @@ def _thread_worker(root: Path, threads: int) -> Worker:
         _forget(current)
         current = None
     if current is None:
+        close_workers()  # those of threads that have ended (another caller's thread pool)
         current = Worker(root, threads)
         _workers.worker, _workers.key = current, key
         with _all_lock:
