@@ -43,7 +43,8 @@ def neuron():
         body += circle(60, y, 22, "#dbeafe")
         body += text(60, y + 5, f"x<tspan baseline-shift='sub' font-size='11'>{i}</tspan>")
         body += arrow(84, y, 268, 130 + (y - 130) * 0.25)
-        body += text(175, (y + 130 + (y - 130) * 0.25) / 2 - 8, f"w<tspan baseline-shift='sub' font-size='11'>{i}</tspan>", 14)
+        label = f"w<tspan baseline-shift='sub' font-size='11'>{i}</tspan>"
+        body += text(175, (y + 130 + (y - 130) * 0.25) / 2 - 8, label, 14)
     body += circle(310, 130, 40, "#fde68a")
     body += text(310, 127, "Σ wᵢxᵢ", 15)
     body += text(310, 147, "+ b", 15)
@@ -70,11 +71,11 @@ def mlp():
     xs = [60, 200, 340, 480, 620]
     shown = {1: [170], 16: [50, 100, 150, 240, 290]}  # the gap between 150 and 240 holds the dots
     body = ""
-    for (n, _, _), (m, _, _), x1, x2 in zip(layers, layers[1:], xs, xs[1:]):
+    for (n, _, _), (m, _, _), x1, x2 in zip(layers, layers[1:], xs, xs[1:], strict=False):
         for y1 in shown[n]:
             for y2 in shown[m]:
                 body += f'<line x1="{x1}" y1="{y1}" x2="{x2}" y2="{y2}" stroke="#9ca3af" stroke-width="0.8"/>\n'
-    for k, ((n, name, color), x) in enumerate(zip(layers, xs)):
+    for k, ((n, name, color), x) in enumerate(zip(layers, xs, strict=True)):
         for y in shown[n]:
             body += circle(x, y, 15, color)
         if n == 16:
@@ -84,7 +85,7 @@ def mlp():
         else:
             body += text(x, 335, name, 13)
             body += text(x, 352, "1 Wert" if k == 0 else "1 Neuron", 13)
-    for k, (x1, x2) in enumerate(zip(xs, xs[1:]), start=1):
+    for k, (x1, x2) in enumerate(zip(xs, xs[1:], strict=False), start=1):
         body += text((x1 + x2) / 2, 22, f"Linear {k}", 12, style='fill="#555"')
     return svg(680, 370, body)
 
