@@ -274,13 +274,8 @@ def _run(browser, url, port, state, steps: Steps, console: Console, ben) -> None
     anna.locator("#nbgrader-nn-kurs-01_neuronen a", has_text="neuronen").click()
     nb = anna.locator(".jp-NotebookPanel:visible")
     cells = nb.locator(".jp-Notebook .jp-Cell")
-    cells.nth(30).wait_for()
-
-    def cell_with(grade_id_text: str, start: int = 0) -> int:
-        for i in range(start, cells.count()):
-            if grade_id_text in cells.nth(i).inner_text():
-                return i
-        raise AssertionError(grade_id_text)
+    released_nb = nbformat.read(REPO / "release" / "01_neuronen" / "neuronen.ipynb", as_version=4)
+    cells.nth(len(released_nb.cells) - 1).wait_for()
 
     def type_answer(index: int, code: str) -> None:
         cell = cells.nth(index)
@@ -289,9 +284,10 @@ def _run(browser, url, port, state, steps: Steps, console: Console, ben) -> None
         anna.keyboard.press("Control+a")
         anna.keyboard.type(code)
 
-    # the answer cells follow the task texts: neuron_ausgabe (correct), layer_erzeugen (wrong: 1 neuron)
-    i_neuron = cell_with("DEINE LÖSUNG HIER", cell_with("Aufgabe neuron_ausgabe"))
-    i_layer = cell_with("DEINE LÖSUNG HIER", cell_with("Aufgabe layer_erzeugen"))
+    # the answer cells, at their places in the released notebook: neuron_ausgabe (correct), layer_erzeugen (wrong)
+    place = {c.metadata.get("nbgrader", {}).get("grade_id"): i for i, c in enumerate(released_nb.cells)}
+    i_neuron, i_layer = place["neuron_ausgabe"], place["layer_erzeugen"]
+    assert "DEINE LÖSUNG HIER" in cells.nth(i_neuron).inner_text() + cells.nth(i_layer).inner_text()
     type_answer(i_neuron, "ausgabe = 1 * 3 + 2 * 2 + 3")
     type_answer(i_layer, "layer = torch.nn.Linear(3, 1)\nx = torch.rand(3)\ny = layer(x)\n")
     steps.shot(anna, "anna_antworten_getippt")
@@ -302,8 +298,11 @@ def _run(browser, url, port, state, steps: Steps, console: Console, ben) -> None
     failed.wait_for(timeout=180_000)
     cells.nth(i_layer + 1).scroll_into_view_if_needed()
     message = failed.inner_text()
-    assert "`layer` hat 1 Neuronen, verlangt sind 10." in message, message
-    assert cells.nth(i_neuron + 1).locator(".jp-OutputArea-output").count() == 0  # correct answer: test passes
+    assert "Die Linear-Schichten von `layer` haben die falschen Formen" in message, message
+    assert "erwartet (3, 10), bekommen (3, 1)" in message, message
+    passed = cells.nth(i_neuron + 1).locator(".jp-OutputArea-output")  # correct answer: the test passes, says so
+    assert passed.locator("[data-mime-type='application/vnd.jupyter.stderr']").count() == 0
+    assert all(o.strip().startswith("✔") for o in passed.all_inner_texts()), passed.all_inner_texts()
     assert "[" in cells.nth(i_neuron + 1).locator(".jp-InputPrompt").inner_text()
     steps.shot(anna, "anna_tests_ausgefuehrt")
     # the instructor logs in meanwhile: her server starts while anna validates and submits
@@ -314,7 +313,7 @@ def _run(browser, url, port, state, steps: Steps, console: Console, ben) -> None
     nb.locator("[title='Validate Assignment']").first.click()
     dialog = anna.locator(".jp-Dialog")
     dialog.wait_for(timeout=180_000)
-    dialog.locator("text=verlangt sind 10").first.wait_for()
+    dialog.locator("text=erwartet (3, 10), bekommen (3, 1)").first.wait_for()
     steps.shot(anna, "anna_validiert")
     dialog.locator(".jp-Dialog-footer button").last.click()
     dialog.wait_for(state="detached")
@@ -334,6 +333,7 @@ def _run(browser, url, port, state, steps: Steps, console: Console, ben) -> None
     _student_barriers(anna_ctx, anna, url, port, state, steps)
     ben.result()
     _instructor(teacher, port, steps)
+    _kursverwaltung(teacher, port, steps)
     steps.mark("lehrende_gesamt", t_instr)
 
     # ----------------------------------------------------------------------- student reads German feedback
@@ -356,7 +356,7 @@ def _run(browser, url, port, state, steps: Steps, console: Console, ben) -> None
     feedback.wait_for_load_state("networkidle")
     text = feedback.inner_text("body")
     assert "neuronen (Punkte: 1 / 4)" in text, text[:2000]
-    assert "verlangt sind 10" in text, text[:3000]
+    assert "erwartet (3, 10), bekommen (3, 1)" in text, text[:3000]
     assert "Testzelle" in text
     assert feedback.evaluate("typeof MathJax") == "object"  # from anna's own server, not from a CDN
     steps.shot(feedback, "anna_feedback_gelesen")
@@ -395,7 +395,8 @@ def _instructor(teacher, port: int, steps: Steps) -> None:
     _close_modal(frame)
     steps.mark("autograde_anna_01", t)
     score = _row(frame, "anna").locator("td.score").inner_text()
-    assert score.strip() == "1 / 4", score  # neuron_ausgabe right, layer_erzeugen wrong, batch_korrigieren empty
+    # neuron_ausgabe right, layer_erzeugen wrong, batch_korrigieren empty
+    assert score.strip() == "1 / 4", (score, _test_outputs(kurs_hub.course_dir(), "anna", "01_neuronen"))
     steps.shot(teacher, "lehrende_autograde_01")
 
     frame.goto(manage_url)
@@ -442,6 +443,81 @@ def _instructor(teacher, port: int, steps: Steps) -> None:
     steps.shot(teacher, "lehrende_feedback_freigegeben")
 
 
+def _test_outputs(course: Path, student: str, assignment: str) -> dict:
+    """The outputs of the graded test cells of an autograded notebook (for the message of a failed check)."""
+    outputs = {}
+    for path in sorted((course / "autograded" / student / assignment).glob("*.ipynb")):
+        for cell in nbformat.read(path, as_version=4).cells:
+            grade_id = cell.metadata.get("nbgrader", {}).get("grade_id", "")
+            if grade_id.startswith("test_"):
+                outputs[grade_id] = [o.get("text") or o.get("evalue") for o in cell.get("outputs", [])]
+    return outputs
+
+
+def _kursverwaltung(teacher, port: int, steps: Steps) -> None:
+    """Terminal: `python -m course report`; launcher card "Kursverwaltung": grade all of 01 and 02 again (ben's hand
+    grade stays); Formgrader, gradebook, report and Moodle export show the same points."""
+    from nbgrader.api import Gradebook
+
+    course = kurs_hub.course_dir()
+    base = f"http://lehrende.{HOST}:{port}/user/lehrende"
+    # a terminal (login shell) finds the course's tools and starts in the course folder
+    t = time.monotonic()
+    teacher.locator(".lm-TabBar-tab", has_text="Starter").first.click()
+    teacher.locator(".jp-LauncherCard", has_text="Terminal").first.click()
+    terminal = teacher.locator(".jp-Terminal:visible")
+    terminal.wait_for(timeout=60_000)
+    teacher.wait_for_timeout(1500)  # the shell's prompt
+    terminal.click()
+    teacher.keyboard.type("python -m course report > bericht.log 2>&1; echo fertig >> bericht.log\n")
+    log = course / "bericht.log"
+    deadline = time.monotonic() + 180
+    while not (log.exists() and "fertig" in log.read_text()):
+        assert time.monotonic() < deadline, log.read_text() if log.exists() else "kein bericht.log im Kursordner"
+        time.sleep(1)
+    assert f"geschrieben: {course / 'reports' / 'bericht.html'}" in log.read_text(), log.read_text()
+    steps.shot(teacher, "lehrende_terminal_bericht")
+    steps.mark("terminal_course_report", t)
+
+    # the launcher card opens the page; grade all of 01 (anna) and 02 (ben, graded by hand before) from there
+    teacher.locator(".lm-TabBar-tab", has_text="Starter").first.click()
+    card = teacher.locator(".jp-LauncherCard", has_text="Kursverwaltung")
+    card.wait_for()
+    steps.shot(teacher, "lehrende_starter_kursverwaltung")
+    card.click()
+    page = teacher.frame_locator("iframe[src$='/kurs/']")
+    for assignment in ("01_neuronen", "02_aktivierung"):
+        t = time.monotonic()
+        page.locator(f"button[data-assignment='{assignment}']").click()
+        page.locator("#stand", has_text=f"{assignment}: fertig.").wait_for(timeout=300_000)
+        steps.mark(f"kursverwaltung_bewerten_{assignment}", t)
+        steps.shot(teacher, f"lehrende_kursverwaltung_{assignment}")
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+        grade = gb.find_grade("relu_ableitung", "relu", "02_aktivierung", "ben")
+        assert (grade.manual_score, grade.needs_manual_grade) == (2, False), grade.to_dict()
+        submissions = (("01_neuronen", "anna"), ("02_aktivierung", "ben"))
+        points = {(a, s): gb.find_submission(a, s).score for a, s in submissions}
+    assert points[("01_neuronen", "anna")] == 1, points
+    # the same points in the Formgrader's API, the report and the Moodle export
+    api = teacher.request
+    for (assignment, student), score in points.items():
+        notebook = "neuronen" if assignment == "01_neuronen" else "relu"
+        rows = api.get(f"{base}/formgrader/api/submitted_notebooks/{assignment}/{notebook}").json()
+        assert [(r["student"], r["score"], r["needs_manual_grade"]) for r in rows] == [(student, score, False)], rows
+    report = api.get(f"{base}/kurs/bericht").text()
+    assert "<tr><td>ben</td>" in report and "Bericht für Lehrende" in report
+    moodle = api.get(f"{base}/kurs/export?format=moodle").text()
+    header, *lines = moodle.splitlines()
+    rows = {line.split(",")[0]: dict(zip(header.split(","), line.split(","), strict=True)) for line in lines}
+    assert float(rows["anna"]["01_neuronen"]) == points[("01_neuronen", "anna")], moodle
+    assert float(rows["ben"]["02_aktivierung"]) == points[("02_aktivierung", "ben")], moodle
+    # the menu "Kurs"
+    teacher.locator(".lm-MenuBar-itemLabel", has_text="Kurs").click()
+    assert teacher.locator(".lm-Menu-itemLabel", has_text="Kursverwaltung").count() == 1
+    steps.shot(teacher, "lehrende_menue_kurs")
+    teacher.keyboard.press("Escape")
+
+
 def _student_barriers(ctx, anna, url, port, state: Path, steps: Steps) -> None:
     """anna cannot open the Formgrader, the instructor's server, other users' folders, source/ or the gradebook."""
     probe = ctx.new_page()  # not watched: the refusals below are logged as console errors on purpose
@@ -449,10 +525,19 @@ def _student_barriers(ctx, anna, url, port, state: Path, steps: Steps) -> None:
     teacher_base = f"http://lehrende.{HOST}:{port}/user/lehrende"
     r = probe.goto(f"{anna_base}/formgrader/manage_assignments")
     assert r.status == 404, r.status
+    assert "404: Nicht gefunden" in probe.content(), probe.content()[:2000]  # her server's page, in German
     r = probe.goto(f"{teacher_base}/formgrader/manage_assignments")
     assert r.status == 403, (r.status, probe.url)
     assert "Manage Assignments" not in probe.content()
+    assert "Kein Zugriff" in probe.content(), probe.content()[:2000]
     steps.shot(probe, "anna_kein_formgrader")
+    r = probe.goto(f"http://{HOST}:{port}/hub/admin")
+    assert r.status == 403 and "Deinem Konto fehlen die Rechte" in probe.content(), (r.status, probe.content()[:2000])
+    for path, german in (("home", "Meinen Server"), ("token", "Neues API-Token anfordern")):
+        r = probe.goto(f"http://{HOST}:{port}/hub/{path}")
+        text = probe.inner_text("body")
+        assert r.status == 200 and german in text and "Abmelden" in text and "Logout" not in text, text[:2000]
+        steps.shot(probe, f"anna_hub_{path}")
     for path in ("api/contents/nn-kurs/source", "api/contents/nn-kurs/gradebook.db", "files/nn-kurs/gradebook.db"):
         r = probe.goto(f"{teacher_base}/{path}")
         assert r.status == 403, (path, r.status, probe.url)
