@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from course.checks import _fail, aufruf, bestanden, form_text, zahl_text, zufall_festlegen
-from course.testing import attribute, each, student_module
+from course.testing import attribute, each, student_function
 
 # ----------------------------------------------------------------------------------------------- 07_kettenregel
 
@@ -139,8 +139,8 @@ def pruefe_backward_torch(
         text=f"`CustomNet_Torch` für das Netz {groessen}",
         aufgabe="torch_gradients",
     )
-    schichten = student_module("builtins").list(netz.layers)
-    parameter = len(student_module("builtins").list(netz.parameters()))
+    schichten = student_function("builtins", "list")(netz.layers)
+    parameter = len(student_function("builtins", "list")(netz.parameters()))
     if parameter != 2 * len(schichten) or len(schichten) != len(groessen) - 1:
         _fail(
             f"Das Netz {groessen} hat die falsche Zahl registrierter Parameter (Gewichte und Bias jeder Schicht)",

@@ -66,7 +66,7 @@ import re
 import sys
 
 from course.cells import PASS_MARK
-from course.testing import attribute, each, each_with_inputs, student_module
+from course.testing import attribute, each, each_with_inputs, student_function
 
 __all__ = [
     "aufruf",
@@ -235,25 +235,25 @@ def ohne_gradienten():
     """``torch.no_grad()`` in this kernel and, during grading, in the student's kernel too."""
     import torch
 
-    theirs = student_module("torch")
-    if theirs is torch:
+    set_grad_enabled = student_function("torch", "set_grad_enabled")
+    if set_grad_enabled is torch.set_grad_enabled:  # JupyterLab: one kernel
         with torch.no_grad():
             yield
         return
-    before = theirs.is_grad_enabled()
-    theirs.set_grad_enabled(False)
+    before = student_function("torch", "is_grad_enabled")()
+    set_grad_enabled(False)
     try:
         with torch.no_grad():
             yield
     finally:
-        theirs.set_grad_enabled(before)
+        set_grad_enabled(before)
 
 
 def zufall_festlegen(seed: int) -> None:
     """Seed ``torch``, ``numpy`` and ``random`` of the student's kernel (where the student's objects are built)."""
-    student_module("torch").manual_seed(seed)
-    student_module("numpy").random.seed(seed)
-    student_module("random").seed(seed)
+    student_function("torch", "manual_seed")(seed)
+    student_function("numpy.random", "seed")(seed)
+    student_function("random", "seed")(seed)
 
 
 def vorhersage(modell, x, name: str = "modell"):
@@ -715,7 +715,9 @@ def pruefe_modell(
     if not isinstance(modell, art):
         modul = "torch.nn" if art.__module__.startswith("torch.nn.modules") else art.__module__
         _fail(f"{text} hat den falschen Typ", f"`{modul}.{art.__qualname__}`", _typname(modell), tipp)
-    kinder = student_module("builtins").list(modell.children()) if bausteine is not None or linear or mit_bias else []
+    kinder = (
+        student_function("builtins", "list")(modell.children()) if bausteine is not None or linear or mit_bias else []
+    )
     if bausteine is not None:
         namen = [_typname(k) for k in kinder]
         if namen != list(bausteine):
@@ -745,7 +747,7 @@ def pruefe_modell(
                 tipp="Lass `bias=False` weg: Jede Schicht soll einen Bias haben.",
             )
     if parameter is not None:
-        anzahl = sum(int(p.numel()) for p in student_module("builtins").list(modell.parameters()))
+        anzahl = sum(int(p.numel()) for p in student_function("builtins", "list")(modell.parameters()))
         if anzahl != parameter:
             _fail(f"{text} hat die falsche Zahl von Parametern", zahl_text(parameter), zahl_text(anzahl), tipp)
     if eingabe is not None:

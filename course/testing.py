@@ -24,7 +24,7 @@ from __future__ import annotations
 import importlib
 import weakref
 
-_list_and_map: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # per connection: the student's builtins
+_functions: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # per connection: {(module, name): reference}
 
 
 def _connection():
@@ -40,6 +40,25 @@ def identity(obj) -> int:
     if isinstance(obj, Ref):
         return key_of(obj)
     return getattr(obj, "_course_identity", id(obj))  # a tensor copied from the student's kernel carries it
+
+
+def student_function(module: str, name: str):
+    """``getattr(student_module(module), name)``, looked up once per connection (a request saved per use).
+
+    For functions and classes of modules (``builtins.list``, ``operator.attrgetter``,
+    ``torch.set_grad_enabled``); outside grading the function itself.
+    """
+    connection = _connection()
+    if connection is None:
+        return getattr(importlib.import_module(module), name)
+    return _cached(connection, module, name)
+
+
+def _cached(connection, module: str, name: str):
+    cache = _functions.setdefault(connection, {})
+    if (module, name) not in cache:
+        cache[module, name] = getattr(connection.module(module), name)
+    return cache[module, name]
 
 
 def student_module(name: str):
@@ -73,10 +92,7 @@ def each(function, *sequences) -> list:
     if not isinstance(function, Ref):
         return list(map(function, *sequences))
     connection = connection_of(function)
-    if connection not in _list_and_map:
-        builtins = connection.module("builtins")
-        _list_and_map[connection] = builtins.list, builtins.map
-    student_list, student_map = _list_and_map[connection]
+    student_list, student_map = _cached(connection, "builtins", "list"), _cached(connection, "builtins", "map")
     return student_list(student_map(function, *sequences))
 
 
@@ -94,11 +110,8 @@ def each_with_inputs(function, *sequences) -> tuple[list, list[list]]:
     if not isinstance(function, Ref):
         return list(map(function, *sequences)), [list(s) for s in sequences]
     connection = connection_of(function)
-    if connection not in _list_and_map:
-        builtins = connection.module("builtins")
-        _list_and_map[connection] = builtins.list, builtins.map
-    student_list, student_map = _list_and_map[connection]
-    deque = connection.module("collections").deque
+    student_list, student_map = _cached(connection, "builtins", "list"), _cached(connection, "builtins", "map")
+    deque = _cached(connection, "collections", "deque")
     queues = [deque(list(s)) for s in sequences]
     results = student_list(student_map(function, *queues))
     return results, [student_list(q) for q in queues]
@@ -106,9 +119,9 @@ def each_with_inputs(function, *sequences) -> tuple[list, list[list]]:
 
 def attribute(*names):
     """``operator.attrgetter(*names)`` of the student's kernel, for :func:`each`: ``each(attribute("grad"), nodes)``."""
-    return student_module("operator").attrgetter(*names)
+    return student_function("operator", "attrgetter")(*names)
 
 
 def method(name: str, *args, **kwargs):
     """``operator.methodcaller(name, ...)`` of the student's kernel, for :func:`each` and single calls."""
-    return student_module("operator").methodcaller(name, *args, **kwargs)
+    return student_function("operator", "methodcaller")(name, *args, **kwargs)

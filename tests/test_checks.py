@@ -222,3 +222,93 @@ def test_each_with_inputs_outside_grading():
     x = torch.tensor([-1.0, 2.0])
     results, (after,) = each_with_inputs(lambda t: t.clamp_(min=0), [x])
     assert torch.equal(after[0], torch.tensor([0.0, 2.0])) and torch.equal(results[0], after[0])
+
+
+# --------------------------------------------------------------------------- through the trusted channel, in-process
+
+
+@pytest.fixture
+def student(monkeypatch):
+    """The student's end in this process (``InProcessTransport``): ``student(namespace) -> (names, transport)``.
+
+    The checks then see the student's objects as the trusted kernel does (copies and references), and
+    ``course.testing.student_module`` answers from the student's end.
+    """
+    from course.trusted import client
+    from course.trusted.transport import InProcessTransport
+
+    def connect(namespace: dict):
+        transport = InProcessTransport(namespace=namespace)
+        connection = client.Connection(transport, deadline=5.0)
+        monkeypatch.setattr(client, "connection", connection)
+        return connection.names(list(namespace)), transport
+
+    return connect
+
+
+def sent(transport, action) -> int:
+    """The number of requests ``action()`` makes."""
+    before = len(transport.answers), transport.send
+    count = [0]
+
+    def counting(data, buffers):
+        count[0] += 1
+        return before[1](data, buffers)
+
+    transport.send = counting
+    try:
+        action()
+    finally:
+        transport.send = before[1]
+    return count[0]
+
+
+def test_a_function_table_is_one_batch(student, capsys):
+    names, transport = student({"relu": relu, "inplace": lambda x: x.clamp_(min=0)})
+    cases = [torch.tensor([3, -2, 0]), torch.randn(3, 4), torch.randn(5)]
+    first = sent(
+        transport, lambda: pruefe_funktion("relu", names["relu"], cases, referenz=torch.relu, ergebnis="tensor")
+    )
+    more = sent(transport, lambda: pruefe_funktion("relu", names["relu"], cases * 10, referenz=torch.relu,
+                                                   ergebnis="tensor"))  # fmt: skip
+    assert first <= 6 and more == 2  # list(map(relu, cases)) in the student's kernel: 2 requests for 30 calls
+    assert capsys.readouterr().out.count(PASS_MARK) == 2
+    # in-place changes are seen in the student's kernel, still in a few requests
+    message = fails(pruefe_funktion, "relu", names["inplace"], cases * 10, referenz=torch.relu, ergebnis="tensor",
+                    unveraendert=True)  # fmt: skip
+    assert "verändert seine Eingabe" in message
+    assert sent(transport, lambda: pruefe_funktion("relu", names["relu"], cases * 10, referenz=torch.relu,
+                                                   ergebnis="tensor", unveraendert=True)) <= 8  # fmt: skip
+
+
+def test_errors_through_the_channel_read_as_locally(student):
+    def shape(x):
+        return torch.nn.Linear(784, 10)(x)
+
+    names, _ = student({"stub": stub, "shape": shape, "f": lambda x: 1 / x})
+    assert fails(pruefe_funktion, "stub", names["stub"], [1.0], erwartet=[1.0]) == fails(
+        pruefe_funktion, "stub", stub, [1.0], erwartet=[1.0]
+    )
+    assert "erwartet aber 784" in fails(pruefe_funktion, "shape", names["shape"], [torch.zeros(2, 28)], erwartet=[0])
+    assert fails(pruefe_funktion, "f", names["f"], [1, 0], erwartet=[1, 0]).startswith("`f(0)` löst einen Fehler aus")
+
+
+def test_models_numbers_and_names_through_the_channel(student):
+    def mlp(depth):
+        layers = [torch.nn.Linear(10, 3)] + [m for _ in range(depth) for m in (torch.nn.ReLU(), torch.nn.Linear(3, 3))]
+        return torch.nn.Sequential(*layers)
+
+    names, transport = student({"klein": mlp(1), "gross": mlp(8), "wert": np.float64(2.5), "n": 5})
+
+    def check(name):
+        model, depth = names[name], 1 if name == "klein" else 8
+        pruefe_modell(name, model, typ=torch.nn.Sequential, bausteine=["Linear"] + ["ReLU", "Linear"] * depth,
+                      linear=[(10, 3)] + [(3, 3)] * depth, mit_bias=True, parameter=33 + 12 * depth,
+                      eingabe=torch.zeros(4, 10), ausgabe_form=(4, 3), leise=True)  # fmt: skip
+
+    check("klein")  # looks up the student's list, map, attrgetter, set_grad_enabled once
+    assert sent(transport, lambda: check("klein")) == sent(transport, lambda: check("gross")) <= 16  # not per layer
+    assert "bekommen 3: Linear, ReLU, Linear" in fails(pruefe_modell, "klein", names["klein"], bausteine=["Linear"])
+    assert not vorhersage(names["klein"], torch.zeros(2, 10)).requires_grad
+    pruefe_zahl("wert", names["wert"], 2.5, leise=True)
+    pruefe_zahl("n", names["n"], 5, leise=True)
