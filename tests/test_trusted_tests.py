@@ -242,8 +242,9 @@ CASES = {
     "zeiger": ({"vier": POINTER}, None, {**FULL, "vier": 0.0}, {**FULL, "vier": 0.0}),
     "viele_rahmen": ({}, with_top_cell(MANY_FRAMES), NONE, FULL),
     "eigene_daten": ({"zahl": "zahl = 9.0"}, "forged_config", {**FULL, "zahl": 0.0}, {**FULL, "zahl": 0.0}),
-    # the hidden line warns (and a warning quotes its line): checked by test_hidden_code_never_reaches_the_student
-    "warnung": ({"zahl": "zahl = 9.0"}, None, {**FULL, "zahl": 0.0}, {**FULL, "zahl": 0.0}),
+    # passes the visible test, then the hidden line warns (a warning quotes its line) before the hidden assert
+    # fails: checked by test_hidden_code_never_reaches_the_student
+    "warnung": ({"zahl": "zahl = 0.2500000005"}, None, {**FULL, "zahl": 0.0}, {**FULL, "zahl": 0.0}),
 }
 # Requests time out (20 s, then a 5 s ping) well before their test cell does (60 s), also on a busy machine.
 CONFIG = "c.Execute.timeout = 60\nc.SafeExecute.submission_timeout = 300\nc.SafeExecute.request_timeout = 20"
@@ -421,4 +422,5 @@ def test_attacks_on_the_channel_gain_nothing_every_way(other_ways, way):
     assert {s: scores[s] for s in EVERY_WAY} == {s: CASES[s][2] for s in EVERY_WAY}
     assert sorted(p.name for p in (root / "autograded" / "eigene_daten" / A).iterdir()) == ["probe.ipynb"]
     assert not list(root.rglob("KONFIG_AUSGEFUEHRT"))
-    assert MARKER not in outputs_text(root, "warnung")
+    publish.feedback(root, A)
+    assert MARKER not in feedback_text(root, "warnung") and "RuntimeWarning" not in outputs_text(root, "warnung")

@@ -105,6 +105,7 @@ class TrustedKernelManager(AsyncKernelManager):
             ],
             display_name="Python 3 (Tests der Bewertung)",
             language="python",
+            interrupt_mode="message",  # a signal would reach prlimit/bubblewrap, not the kernel
             env={},
         )
 
