@@ -7,7 +7,9 @@ through IOPub: one message of many frames, and a flood of messages each within t
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+from pathlib import Path
 
 import pytest
 
@@ -56,24 +58,35 @@ FLOODS = {
 }
 
 
-@pytest.mark.skipif(not sandbox.bwrap_works(), reason="bubblewrap is not available")
-def test_a_sandboxed_kernel_cannot_push_more_than_the_budgets(tmp_path, monkeypatch):
+@contextlib.asynccontextmanager
+async def sandboxed_kernel(course: Path):
+    """A student's kernel in the sandbox of the course at ``course``: ``(config, manager, client)``, ready."""
     from traitlets.config import Config
 
     from course.sandbox_kernel import SandboxKernelManager
 
+    config = Config()
+    config.CourseDirectory.root = str(course)
+    km = SandboxKernelManager(config=config)
+    await km.start_kernel()
+    kc = km.client()
+    kc.start_channels()
+    try:
+        await kc.wait_for_ready(timeout=60)
+        yield config, km, kc
+    finally:
+        kc.stop_channels()
+        await km.shutdown_kernel(now=True)
+        await km.cleanup_resources()
+
+
+@pytest.mark.skipif(not sandbox.bwrap_works(), reason="bubblewrap is not available")
+def test_a_sandboxed_kernel_cannot_push_more_than_the_budgets(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
 
     async def run() -> dict:
-        config = Config()
-        config.CourseDirectory.root = str(tmp_path)
-        km = SandboxKernelManager(config=config)
-        await km.start_kernel()
-        kc = km.client()
-        kc.start_channels()
         seen: dict = {}
-        try:
-            await kc.wait_for_ready(timeout=60)
+        async with sandboxed_kernel(tmp_path) as (_config, km, kc):
             for name, code in FLOODS.items():
                 msg_id = kc.execute(code)
                 texts, received = [], 0
@@ -88,10 +101,6 @@ def test_a_sandboxed_kernel_cannot_push_more_than_the_budgets(tmp_path, monkeypa
                         break
                 seen[name] = (texts, received)
             seen["lebt"] = await km.is_alive()
-        finally:
-            kc.stop_channels()
-            await km.shutdown_kernel(now=True)
-            await km.cleanup_resources()
         return seen
 
     seen = asyncio.run(run())

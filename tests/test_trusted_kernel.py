@@ -27,11 +27,10 @@ print(found)
 def test_the_trusted_kernel_sees_the_student_and_the_data_only(tmp_path, monkeypatch):
     import socket
 
-    from traitlets.config import Config
+    from test_sandbox_relay import sandboxed_kernel
 
     from course.grading_environment import GradingEnvironment
     from course.sandbox import sockets_folder
-    from course.sandbox_kernel import SandboxKernelManager
     from course.trusted.kernel import STUDENT_SIDE, TrustedKernel, require_ok, run_silently
 
     course = tmp_path / "kurs"
@@ -46,28 +45,19 @@ def test_the_trusted_kernel_sees_the_student_and_the_data_only(tmp_path, monkeyp
     code = PROBE.format(course=str(course), gradebook=str(course / "gradebook.db"), port=server.getsockname()[1])
 
     async def run() -> str:
-        config = Config()
-        config.CourseDirectory.root = str(course)
-        km = SandboxKernelManager(config=config)
-        await km.start_kernel()
-        kc = km.client()
-        kc.start_channels()
-        trusted = TrustedKernel(GradingEnvironment(config=config), 60, 20)
-        try:
-            await kc.wait_for_ready(timeout=60)
+        async with sandboxed_kernel(course) as (config, km, kc):
             require_ok(await run_silently(kc, STUDENT_SIDE + "\nwerte = [1, 2, 3]"), "Kernel der Abgabe")
-            await trusted.launch(sockets_folder(km.runtime))
-            await trusted.connect(km.get_connection_info())
-            msg_id = trusted.kc.execute(code)
-            while True:
-                msg = await trusted.kc.get_iopub_msg(timeout=60)
-                if msg["parent_header"].get("msg_id") == msg_id and msg["msg_type"] in ("stream", "error"):
-                    return msg["content"].get("text") or msg["content"].get("evalue")
-        finally:
-            await trusted.stop()
-            kc.stop_channels()
-            await km.shutdown_kernel(now=True)
-            await km.cleanup_resources()
+            trusted = TrustedKernel(GradingEnvironment(config=config), 60, 20)
+            try:
+                await trusted.launch(sockets_folder(km.runtime))
+                await trusted.connect(km.get_connection_info())
+                msg_id = trusted.kc.execute(code)
+                while True:
+                    msg = await trusted.kc.get_iopub_msg(timeout=60)
+                    if msg["parent_header"].get("msg_id") == msg_id and msg["msg_type"] in ("stream", "error"):
+                        return msg["content"].get("text") or msg["content"].get("evalue")
+            finally:
+                await trusted.stop()
 
     try:
         found = asyncio.run(run())
