@@ -19,7 +19,8 @@ UPSTREAM = (
 COPIES = ["page.html", "home.html", "token.html", "spawn_pending.html", "stop_pending.html", "not_running.html"]
 ENGLISH = [
     "Your server", "Stop My Server", "My Server", ">Stop Server", "Event log", "Complete<", "Logout", "Login<",
-    ">Home<", "Services", "Token expires", "Permissions", "Never", ">revoke<", ">stop<", ">start<", ">delete<", "Request new", "Authorized",
+    ">Home<", "Services", "Token expires", "Permissions", "Never", ">revoke<", ">stop<", ">start<", ">delete<",
+    "Request new", "Authorized",
     "not running", "Spawn failed", "Launch", "Relaunch", "Control Panel", "You are requesting", "The error",
     "Jupyter has lots of moons", "gehört zu einem anderen Konto",
 ]  # fmt: skip
