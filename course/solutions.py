@@ -97,7 +97,10 @@ def preflight_fingerprint(root: Path, assignment: str) -> str:
         if path.is_file() and "__pycache__" not in path.parts:
             add(f"course/{path.relative_to(package)}", path.read_bytes())
     add("python", f"{sys.executable} {sys.version}")
-    packages = sorted(f"{d.metadata['Name']}=={d.version}" for d in importlib.metadata.distributions())
+    # only package folders: imports append others to sys.path at run time (setuptools/_vendor), which would
+    # make the fingerprint of a process that already ran a pre-flight differ from a fresh one's
+    sites = [entry for entry in sys.path if Path(entry).name in {"site-packages", "dist-packages"}]
+    packages = sorted(f"{d.metadata['Name']}=={d.version}" for d in importlib.metadata.distributions(path=sites))
     add("packages", "\n".join(packages))
     add("bwrap", str(shutil.which("bwrap")))
     environment = {k: v for k, v in os.environ.items() if k.startswith("COURSE_") and k != "COURSE_DB_URL"}

@@ -82,7 +82,9 @@ def test_a_passed_preflight_is_not_repeated_until_something_changes(course, monk
     runs = []
     real = solutions.grade_notebook
     monkeypatch.setattr(solutions, "grade_notebook", lambda *args, **kwargs: runs.append(1) or real(*args, **kwargs))
+    before = solutions.preflight_fingerprint(course, A)
     solutions.preflight(course, A)
+    assert solutions.preflight_fingerprint(course, A) == before, "a pre-flight leaves nothing that changes it"
     solutions.preflight(course, A)
     assert len(runs) == 1
     monkeypatch.setenv("COURSE_GRADING_MEMORY_GB", "0.05")
@@ -101,6 +103,11 @@ def test_the_preflight_fingerprint_covers_notebook_config_and_data(course, monke
     data.mkdir()
     monkeypatch.setenv("COURSE_DATA_DIR", str(data))
     seen = {solutions.preflight_fingerprint(course, A)}
+    vendored = tmp_path / "_vendor" / "zipp-3.0.dist-info"  # a folder imports append to sys.path at run time
+    vendored.mkdir(parents=True)
+    (vendored / "METADATA").write_text("Name: zipp\nVersion: 3.0\n")
+    monkeypatch.setattr(sys, "path", [*sys.path, str(vendored.parent)])
+    assert solutions.preflight_fingerprint(course, A) in seen
     (data / "neu.pt").write_bytes(b"x")
     seen.add(solutions.preflight_fingerprint(course, A))
     config = course / "nbgrader_config.py"
