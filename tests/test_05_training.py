@@ -1,6 +1,6 @@
 """Grading of 05_training: alternative right answers get full points, typical wrong ones 0."""
 
-from harness import Variant, test_points  # noqa: F401  (test_points is collected by pytest)
+from harness import Variant, reference_answers, test_points  # noqa: F401  (test_points is collected by pytest)
 
 ASSIGNMENT = "05_training"
 
@@ -328,3 +328,91 @@ VARIANTS = {
         }
     ),
 }
+
+# Issue 20: right answers in other legitimate forms, wrong answers that passed before.
+TRAINING_LOOP = reference_answers(ASSIGNMENT)["training_loop"]
+VARIANTS.update(
+    {
+        # Right: `net.forward(x)` and every sample on its own (16 forward passes, one step), gradient clipping
+        # between backward() and step(); the validation predictions in chunks of 200, also with net.forward.
+        "richtig_forward_einzeln_clipping_validierung_in_teilen": Variant(
+            answers={
+                "training_loop": loop(
+                    "    batch_ind = torch.randint(len(x_train), (16,))\n"
+                    "    optimizer.zero_grad()\n"
+                    "    loss = sum(torch_mse(net.forward(x_train[i]), y_train[i]) for i in batch_ind) / 16\n"
+                    "    loss.backward()\n"
+                    "    torch.nn.utils.clip_grad_norm_(net.parameters(), max_norm=1.0)\n"
+                    "    optimizer.step()\n"
+                ),
+                "training_monitoring": monitoring(
+                    watch="    if it % 100 == 0:\n"
+                    "        with torch.no_grad():\n"
+                    "            teile = [net.forward(x_val[i : i + 200]) for i in range(0, len(x_val), 200)]\n"
+                    "            print(it, torch_mse(torch.cat(teile), y_val).item())\n"
+                ),
+            }
+        ),
+        # Right: the training cell run a second time (the protocol keeps both runs; only the last one counts).
+        "richtig_trainingszelle_zweimal": Variant(
+            answers={"training_loop": TRAINING_LOOP + f"\nget_ipython().run_cell({TRAINING_LOOP!r})\n"}
+        ),
+        # Wrong: a new Adam optimizer in every step (it trains, but Adam forgets its state); the validation loss
+        # computed with gradients and trained on every 100 steps. test_loss keeps its points.
+        "falsch_neuer_adam_pro_schritt_validierung_trainiert": Variant(
+            answers={
+                "training_loop": loop(
+                    STEP + "    optimizer = torch.optim.Adam(net.parameters(), lr=1e-3)\n"
+                    "    optimizer.zero_grad()\n    loss.backward()\n    optimizer.step()\n"
+                ),
+                "training_monitoring": monitoring(
+                    watch="    if it % 100 == 0:\n"
+                    "        val_loss = torch_mse(net(x_val), y_val)\n"
+                    "        optimizer.zero_grad()\n"
+                    "        val_loss.backward()\n"
+                    "        optimizer.step()\n"
+                    "        print(it, val_loss.item())\n"
+                ),
+            },
+            points={"training_loop": 0, "training_monitoring": 0},
+        ),
+        # Wrong: a hand-written update with the wrong sign (the net diverges to nan): only training_loop is lost,
+        # test_loss computes the (nan) MSE of that net correctly. The monitoring keeps the validation predictions
+        # but prints the loss of the mini-batch where the validation loss is asked.
+        "falsch_divergiert_trainingsverlust_ausgegeben": Variant(
+            answers={
+                "training_loop": loop(
+                    STEP + "    net.zero_grad()\n    loss.backward()\n"
+                    "    with torch.no_grad():\n"
+                    "        for p in net.parameters():\n"
+                    "            p += 0.1 * p.grad\n"
+                ),
+                "training_monitoring": monitoring(
+                    watch="    if it % 100 == 0:\n"
+                    "        with torch.no_grad():\n"
+                    "            snapshot = net(x_val)\n"
+                    "        print(it, loss.item())\n"
+                ),
+            },
+            points={"training_loop": 0, "training_monitoring": 0},
+        ),
+        # Wrong: the test MSE typed in as a number (the visible messages no longer print the expected value).
+        "falsch_test_loss_eingetippt": Variant(
+            answers={"test_loss": "with torch.no_grad():\n    y_pred_test = net(x_test)\nerr = 0.0412\n"},
+            points={"test_loss": 0},
+        ),
+    }
+)
+
+
+def test_visible_messages_do_not_print_the_expected_mse():
+    """The visible part of test_test_loss never formats the expected value into a message (it could be typed in)."""
+    from harness import REPO
+
+    from course.cells import BEGIN_HIDDEN
+    from course.layout import read_notebook, source_notebook
+
+    nb = read_notebook(source_notebook(REPO, ASSIGNMENT))
+    cell = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "test_test_loss")
+    visible = cell.source.split(BEGIN_HIDDEN)[0]
+    assert "{_soll" not in visible and "_soll:" not in visible
