@@ -40,7 +40,8 @@ def test_login_shell_keeps_the_course_environment(tmp_path):
         "NNKURS_KURSORDNER": str(course),
         "LD_LIBRARY_PATH": kurs_hub.user_environment()["LD_LIBRARY_PATH"],
     }
-    without = login_shell(server_env, None, home)
+    outside = {k: v for k, v in server_env.items() if not k.startswith("NNKURS_")}  # not a hub server's shell
+    without = login_shell(outside, None, home)
     assert str(VENV_BIN / "nbgrader") not in without, "/etc/profile resets PATH (the problem this fixes)"
     snippet = kurs_hub.write_profile(tmp_path / "profile.d" / "nn-kurs.sh")
     assert snippet.stat().st_mode & 0o777 == 0o644
@@ -53,7 +54,6 @@ def test_login_shell_keeps_the_course_environment(tmp_path):
     # a student's server has no course folder, a shell outside the hub not even the environment
     student = {k: v for k, v in server_env.items() if k != "NNKURS_KURSORDNER"}
     assert login_shell(student, snippet, home)[3] == str(home)
-    outside = {k: v for k, v in student.items() if k != "NNKURS_USER_BIN"}
     assert str(VENV_BIN / "nbgrader") not in login_shell(outside, snippet, home)
 
 
