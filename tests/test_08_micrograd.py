@@ -404,3 +404,28 @@ VARIANTS = {
         points={"differenzenquotient": 0, "backward_relu": 0},
     ),
 }
+
+# Issue 20: wrong answers that got full points before.
+VARIANTS["falsch_division_von_hand"] = Variant(
+    answers={
+        # the local derivative of a product as out.data / factor: right unless a factor is 0
+        "backward_mul": changed(
+            "backward_mul",
+            (
+                MUL,
+                "            self.grad = out.data / self.data * out.grad\n"
+                "            other.grad = out.data / other.data * out.grad\n",
+            ),
+        ),
+        # the right gradients assigned by hand instead of calling _backward
+        "manuelles_backward": changed(
+            "manuelles_backward",
+            (
+                MANUAL,
+                "o.grad = 1.0\nn.grad = 1.0\nx1w1x2w2.grad = 1.0\nb.grad = 1.0\nx1w1.grad = 1.0\nx2w2.grad = 1.0\n"
+                "x1.grad = w1.data\nw1.grad = x1.data\nx2.grad = w2.data\nw2.grad = x2.data",
+            ),
+        ),
+    },
+    points={"backward_mul": 0, "manuelles_backward": 0},
+)
