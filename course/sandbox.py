@@ -328,6 +328,8 @@ def _environment(data: Path, env: dict[str, str] | None) -> list[str]:
     chosen = {"PATH": f"{venv / 'bin'}:/usr/bin:/bin", "HOME": "/tmp", "MPLCONFIGDIR": "/tmp/matplotlib"}
     # the grader's course package (also outside an editable install) and packages installed outside the venv
     chosen["PYTHONPATH"] = os.pathsep.join([str(package.parent), *map(str, extra_sites)])
+    if list((python_home / "lib").glob("libpython*.so*")):  # a relocated interpreter (the hub's copy): its own
+        chosen["LD_LIBRARY_PATH"] = str(python_home / "lib")  # libpython, never the system's of another version
     chosen.update({name: value for name, value in (env or {}).items() if name in (*PASSED_ENV, DATA_ENV)})
     chosen[DATA_ENV] = str(data)
     return ["--clearenv"] + [arg for name, value in chosen.items() for arg in ("--setenv", name, value)]
