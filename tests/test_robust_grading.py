@@ -333,7 +333,7 @@ def test_feedback_names_failed_checks_without_hidden_code(course_root, graded):
     assert "Ein versteckter Test ist fehlgeschlagen." in html
     assert "AssertionError: versteckt" in html
     assert "zwei(5) == 10" not in html and "HIDDEN TESTS" not in html
-    assert '<html lang="de">' in html and "Punkte: 0.0 / 2.0" in html and "Testzelle" in html and "Score" not in html
+    assert '<html lang="de">' in html and "Punkte: 0 / 2" in html and "Testzelle" in html and "Score" not in html
     html = (course_root / "feedback" / "os_exit" / A / "probe.html").read_text()
     assert "Kernel ist in dieser Zelle abgestürzt" in html
     visible = (course_root / "feedback" / "speicher_30gb" / A / "probe.html").read_text()
