@@ -340,3 +340,56 @@ VARIANTS = {
     "falsch_c": Variant(answers=FALSCH_C, points=dict.fromkeys(FALSCH_C, 0)),
     "falsch_d": Variant(answers=FALSCH_D, points=dict.fromkeys(FALSCH_D, 0)),
 }
+
+# Issue 20: right answers in other legitimate forms, wrong answers that passed before (one graded run each).
+RICHTIG_D = {
+    # loaders built from batch samplers (batch_size is then None on the DataLoader)
+    "dataloader": """
+from torch.utils.data import BatchSampler, RandomSampler, SequentialSampler
+
+train_loader = torch.utils.data.DataLoader(
+    mnist_train, batch_sampler=BatchSampler(RandomSampler(mnist_train), batch_size=16, drop_last=False)
+)
+test_loader = torch.utils.data.DataLoader(
+    mnist_test, batch_sampler=BatchSampler(SequentialSampler(mnist_test), batch_size=16, drop_last=False)
+)
+""",
+    # net.forward instead of net(...), gradient clipping between backward() and step()
+    "mnist_training": changed(
+        "mnist_training",
+        ("y_pred = net(x_batch)", "y_pred = net.forward(x_batch)"),
+        ("loss.backward()\n", "loss.backward()\n            torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)\n"),
+    ),
+}
+
+FALSCH_E = {
+    # LeakyReLU after the output layer: negative outputs survive, but they are no longer logits
+    "mnist_net": changed(
+        "mnist_net", ("    torch.nn.Linear(128, 10),\n", "    torch.nn.Linear(128, 10),\n    torch.nn.LeakyReLU(),\n")
+    ),
+    # a new Adam optimizer in every step instead of the one passed to train
+    "mnist_training": changed(
+        "mnist_training",
+        ("optimizer.zero_grad()", "optimizer = torch.optim.Adam(net.parameters())\n            optimizer.zero_grad()"),
+    ),
+    # the validation loader drops its last, incomplete batch
+    "accuracy_per_epoch": changed(
+        "accuracy_per_epoch",
+        ("DataLoader(mnist_val, batch_size=500)", "DataLoader(mnist_val, batch_size=500, drop_last=True)"),
+    ),
+}
+
+FALSCH_F = {
+    # tanh after the output layer (outputs between -1 and 1)
+    "mnist_net": changed(
+        "mnist_net", ("    torch.nn.Linear(128, 10),\n", "    torch.nn.Linear(128, 10),\n    torch.nn.Tanh(),\n")
+    ),
+}
+
+VARIANTS.update(
+    {
+        "richtig_d": Variant(answers=RICHTIG_D),
+        "falsch_e": Variant(answers=FALSCH_E, points=dict.fromkeys(FALSCH_E, 0)),
+        "falsch_f": Variant(answers=FALSCH_F, points=dict.fromkeys(FALSCH_F, 0)),
+    }
+)
