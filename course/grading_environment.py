@@ -59,7 +59,9 @@ class GradingEnvironment(Configurable):
         config=True
     )
     trusted_memory_gb = Float(
-        4.0, help="Address space of the trusted test kernel (it decodes the student's data)."
+        16.0,
+        help="Address space of the trusted test kernel (it decodes the student's data; torch alone reserves several "
+        "GB of address space, MNIST tests need more).",
     ).tag(config=True)
 
     def __init__(self, **kwargs):

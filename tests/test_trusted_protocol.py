@@ -312,7 +312,7 @@ def test_each_asks_the_student_side_once_per_list():
     assert each(function, [1, 2], [3, 4]) == ["map object", "as list"]
     assert each(function, [5]) == ["map object", "as list"]
     assert calls == [(function, ([1, 2], [3, 4])), (function, ([5],))]
-    assert modules == ["builtins"]  # looked up once per connection
+    assert modules == ["builtins", "builtins"]  # list and map, each looked up once per connection
     assert each(len, ["ab", "c"]) == [2, 1]  # a trusted function is applied here
 
 

@@ -140,10 +140,10 @@ POINTER = """class Zeiger:
     __cuda_array_interface__ = __array_interface__
 def vier(x):
     return Zeiger()"""
-# every answer of the student's end in 100 frames of 1 MB (each frame below ZeroMQ's per-frame limit)
+# every answer of the student's end in 5000 frames of 1 kB (more frames than one message may have)
 MANY_FRAMES = """import course.trusted.kernel_side as _seite
 _antwort = _seite.answer
-_seite.answer = lambda objects, data, buffers: (_antwort(objects, data, buffers)[0], [b"x" * 1_000_000] * 100)"""
+_seite.answer = lambda objects, data, buffers: (_antwort(objects, data, buffers)[0], [b"x" * 1000] * 5000)"""
 READ_HIDDEN = """import sys, inspect
 get_ipython().events.register("post_run_cell", lambda result: print(result.info.raw_cell))
 def vier(x):

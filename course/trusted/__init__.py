@@ -45,7 +45,7 @@ def setup(info_json: str, deadline: float, first: bool = True) -> None:
 
     connection = client.attach(json.loads(info_json), deadline=deadline)
     # the first answers can get lost while the subscription is still connecting: ask again
-    if not any(connection.ping(0.5) for _ in range(30)):
+    if not any(connection.ping(0.5) for _ in range(120)):  # up to a minute on a loaded machine
         if first:
             raise RuntimeError("Der Kernel der Abgabe antwortet nicht auf den Test-Kanal.")
         connection.broken = client.STUCK

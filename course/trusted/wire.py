@@ -82,7 +82,7 @@ MAX_NAME = 200  # characters of a class, module or exception name
 MAX_MESSAGE = 100_000  # characters of an error message
 #: Budget of one message from the student's kernel (a Jupyter message: identities, delimiter, signature,
 #: header, parent, metadata, content, then the buffers): frames and bytes, checked before anything is parsed.
-MAX_FRAMES = 64
+MAX_FRAMES = 4096  # a list of many small tensors is one buffer each
 MAX_MESSAGE_BYTES = 256 * 1024 * 1024
 MAX_JSON_BYTES = 32 * 1024 * 1024  # header, parent, metadata and content together
 
