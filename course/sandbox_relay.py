@@ -19,7 +19,7 @@ small (:data:`MAX_UNSOLICITED`, e.g. the kernel's "starting" status).  So a cell
 200 MB, each within the budget of one message, delivers at most :data:`MAX_PER_REQUEST` bytes.
 
 When the kernel ends, the relay ends with its exit code; when the relay ends, bubblewrap ends the kernel
-(``--die-with-parent``).
+(``--die-with-parent``); when the grading process that started the relay is gone, the relay ends the kernel.
 
 Shell, control, stdin and heartbeat are ROUTER (outside) to DEALER (inside), the usual broker: identities travel
 as envelope frames, as ipykernel expects.  IOPub is XPUB (outside) to XSUB (inside), subscriptions included.
@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import os
 import resource
+import signal
 
 from course.trusted.wire import MAX_FRAMES
 
@@ -101,6 +102,7 @@ def serve(outside: dict, inside: dict, kernel_pid: int) -> int:
     import zmq
 
     resource.setrlimit(resource.RLIMIT_AS, (RELAY_MEMORY, RELAY_MEMORY))
+    grader = os.getppid()
     context = zmq.Context()
     pairs = {}
     for channel in CHANNELS:
@@ -132,3 +134,7 @@ def serve(outside: dict, inside: dict, kernel_pid: int) -> int:
         if pid:
             context.destroy(linger=0)
             return os.waitstatus_to_exitcode(status)
+        if os.getppid() != grader:  # the grading process is gone: nobody will read this kernel again
+            os.kill(kernel_pid, signal.SIGKILL)  # bubblewrap takes the kernel with it
+            context.destroy(linger=0)
+            return 1
