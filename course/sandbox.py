@@ -332,6 +332,9 @@ def _environment(data: Path, env: dict[str, str] | None) -> list[str]:
         chosen["LD_LIBRARY_PATH"] = str(python_home / "lib")  # libpython, never the system's of another version
     chosen.update({name: value for name, value in (env or {}).items() if name in (*PASSED_ENV, DATA_ENV)})
     chosen[DATA_ENV] = str(data)
+    # ipykernel's "has a parent" without its parent poller (pid 1 is bubblewrap's --die-with-parent job); without
+    # it the kernel prints its Ctrl-C note on the grader's stdout (`course grade` prints only its summary there)
+    chosen["JPY_PARENT_PID"] = "1"
     return ["--clearenv"] + [arg for name, value in chosen.items() for arg in ("--setenv", name, value)]
 
 

@@ -107,9 +107,29 @@ def test_output_cap_keeps_errors_short_and_drops_the_rest():
         NotebookNode(output_type="error", ename="ValueError", evalue="e" * 100_000, traceback=["t" * 100_000] * 50),
     ]
     kept = cap_outputs(outputs, 1000)
-    assert [o["output_type"] for o in kept] == ["stream", "stream", "error"]
+    assert [o["output_type"] for o in kept] == ["stream", "stream", "stream", "error"]
     assert "Ausgabe gekürzt" in kept[0]["text"] and kept[1]["text"] == "x" * 600
+    assert kept[2]["text"] and set(kept[2]["text"]) == {"y"} and size(kept[1:3]) <= 1000  # the start stays
     assert size(kept) < 60_000
+
+
+def test_one_huge_stream_message_keeps_its_start():
+    """A kernel under load flushes megabytes of print output in one message: cut it, do not drop it."""
+    from nbformat.v4 import new_code_cell
+
+    from course.preprocessors.safe_execute import SafeExecute
+
+    execute = SafeExecute(max_output_chars=1000)
+    execute._output_chars, execute._notebook_chars, execute._truncated = {}, 0, set()
+    execute.clear_before_next_output = False
+    cell = new_code_cell("for i in range(10**8): print(i)")
+    for text in ("0\n1\n" * 200_000, "mehr\n" * 10):
+        message = {"msg_type": "stream", "header": {"msg_type": "stream"}, "parent_header": {}, "metadata": {}}
+        execute.process_message({**message, "content": {"name": "stdout", "text": text}}, cell, 0)
+    assert len(cell.outputs) == 1 and cell.outputs[0]["text"].startswith("0\n1\n0\n1")
+    assert "mehr" not in cell.outputs[0]["text"] and 0 in execute._truncated
+    kept = cap_outputs(cell.outputs, 1000, 0 in execute._truncated)
+    assert "Ausgabe gekürzt" in kept[0]["text"] and size(kept[1]) <= 1000
 
 
 def test_failures_are_classified_by_their_type_not_their_text():

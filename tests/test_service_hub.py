@@ -136,7 +136,12 @@ def test_submission_on_the_hub_gets_feedback(hub):
     pages = list((home / ASSIGNMENT / "feedback").glob("*/neuronen.html"))
     assert len(pages) == 1 and pages[0].stat().st_uid == pwd.getpwnam("anna").pw_uid
     assert "BEGIN HIDDEN" not in pages[0].read_text()
-    request = urllib.request.Request(f"http://127.0.0.1:{hub['port']}/services/bewertung/")
+    # with one subdomain per user the hub gives each service its own host too (JupyterHub's subdomain_hook)
+    from jupyterhub.utils import subdomain_hook_idna
+
+    domain = subdomain_hook_idna("bewertung", os.environ.get("NNKURS_HUB_HOST", "nn-kurs.localhost"), "service")
+    host = f"{domain}:{hub['port']}"
+    request = urllib.request.Request(f"http://127.0.0.1:{hub['port']}/services/bewertung/", headers={"Host": host})
     opener = urllib.request.build_opener(NoRedirect)
     with pytest.raises(urllib.error.HTTPError) as answer:  # the service answers, and only after the hub's login
         opener.open(request, timeout=30)

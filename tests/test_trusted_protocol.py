@@ -134,6 +134,7 @@ class FakeConnection:
 
     def __init__(self, answers):
         self.answers, self.requests = answers, []
+        self.proxy_classes = {}
 
     def request(self, op, *args):
         self.requests.append((op, *args))
@@ -190,10 +191,13 @@ def test_a_reference_claims_modules_optimizers_and_loaders(claim):
     assert ref.__class__.__name__ == claim[1]
 
 
-def test_proxy_classes_are_bounded():
+def test_proxy_classes_are_bounded_per_connection():
+    cache = {}
     for i in range(proxies.MAX_PROXY_CLASSES + 50):
-        proxies.proxy_class(f"Klasse{i}")
-    assert len(proxies._PROXY_CLASSES) <= proxies.MAX_PROXY_CLASSES
+        proxies.proxy_class(f"Klasse{i}", cache)
+    assert len(cache) <= proxies.MAX_PROXY_CLASSES + 1  # and "Objekt" for the rest
+    assert proxies.proxy_class("NochEine", cache).__name__ == "Objekt"
+    assert proxies.proxy_class("Linear", {}).__name__ == "Linear"  # another submission starts afresh
 
 
 def test_comparisons_and_truth_values_are_not_asked_of_the_student():

@@ -84,9 +84,11 @@ def shorten(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[:limit] + " ... (gekürzt)"
 
 
-def cap_outputs(outputs: list, limit: int) -> list:
-    """Keep outputs up to ``limit`` characters; errors always stay, shortened (they decide the grade)."""
-    kept, used, truncated = [], 0, False
+def cap_outputs(outputs: list, limit: int, truncated: bool = False) -> list:
+    """Keep outputs up to ``limit`` characters; errors always stay, shortened (they decide the grade).
+
+    ``truncated``: output was already dropped while it streamed in; the note says so either way."""
+    kept, used = [], 0
     for output in outputs:
         if output.get("output_type") == "error":
             output.evalue = shorten(str(output.get("evalue", "")), 2000)
@@ -94,10 +96,17 @@ def cap_outputs(outputs: list, limit: int) -> list:
             output.traceback = [shorten(str(line), 2000) for line in output.get("traceback", [])[-20:]]
             kept.append(output)
             continue
-        used += size(output)
-        if used > limit:
+        n = size(output)
+        if used + n > limit:
             truncated = True
+            text = output.get("text") if output.get("output_type") == "stream" else None
+            room = limit - used - (n - len(text)) if isinstance(text, str) else 0  # characters of text that fit
+            if room > 0:
+                output.text = output.text[:room]  # the start of a long print stays readable
+                kept.append(output)
+                used = limit
             continue
+        used += n
         kept.append(output)
     if truncated:
         kept.insert(0, NotebookNode(output_type="stream", name="stdout", text=TRUNCATED.format(limit=limit)))
@@ -143,6 +152,7 @@ class SafeExecute(Execute):
         self._deadline = monotonic() + self.submission_timeout
         self._output_chars: dict[int, int] = {}
         self._notebook_chars = 0
+        self._truncated: set[int] = set()  # cells whose output was cut while it streamed in
         try:
             return super().preprocess(nb, resources, km)
         except KernelStartError:  # the grading environment is broken (also mid-notebook): never the student's fault
@@ -171,7 +181,7 @@ class SafeExecute(Execute):
             cell, resources = super().preprocess_cell(cell, resources, index)
         if is_autograded_test(cell) and self.only_errors_and_pass_lines:
             cell.outputs = test_outputs(cell.outputs)
-        cell.outputs = cap_outputs(cell.outputs, self.max_output_chars)
+        cell.outputs = cap_outputs(cell.outputs, self.max_output_chars, index in self._truncated)
         return cell, resources
 
     def _remaining(self) -> float:
@@ -258,12 +268,22 @@ class SafeExecute(Execute):
     def process_message(self, msg, cell, cell_index):
         """Drop output beyond the caps while it streams in (the final cap is applied per cell)."""
         if msg.get("msg_type") in OUTPUT_TYPES and msg.get("msg_type") != "error":
-            n = size(msg.get("content", {}))
-            used = self._output_chars.get(cell_index, 0) + n
-            self._output_chars[cell_index] = used
+            content = msg.get("content", {})
+            n = size(content)
+            used = self._output_chars.get(cell_index, 0)
+            room = min(self.max_output_chars - used, self.max_notebook_output_chars - self._notebook_chars)
+            if n > room:
+                self._truncated.add(cell_index)
+                text = content.get("text") if msg.get("msg_type") == "stream" else None
+                if not isinstance(text, str) or room <= 0:
+                    self._output_chars[cell_index] = self.max_output_chars  # later, smaller outputs stay out too
+                    return None
+                # one stream message can hold megabytes (the kernel flushes its buffer at once): keep its start
+                content = {**content, "text": text[:room]}
+                msg = {**msg, "content": content}
+                n = size(content)
+            self._output_chars[cell_index] = used + n
             self._notebook_chars += n
-            if used > self.max_output_chars or self._notebook_chars > self.max_notebook_output_chars:
-                return None
         return super().process_message(msg, cell, cell_index)
 
 

@@ -73,6 +73,7 @@ class Connection:
         self.refs: weakref.WeakValueDictionary[int, Ref] = weakref.WeakValueDictionary()
         self.released: set[int] = set()  # references the tests dropped: the student's side may forget them
         self.broken: str | None = None
+        self.proxy_classes: dict[str, type] = {}  # see proxies.proxy_class
         self.unchecked = False  # interrupted without waiting whether it worked
 
     # -- requests

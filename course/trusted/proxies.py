@@ -83,22 +83,24 @@ def claimed_class(classes: list[tuple[str, str]]) -> type | None:
     return None
 
 
-_PROXY_CLASSES: dict[str, type] = {}
+def proxy_class(name: str, cache: dict[str, type]) -> type:
+    """A subclass of :class:`Ref` named like the student's class (for messages).
 
-
-def proxy_class(name: str) -> type:
-    """A subclass of :class:`Ref` named like the student's class (for messages); bounded in number."""
-    if name not in _PROXY_CLASSES:
-        if len(_PROXY_CLASSES) >= MAX_PROXY_CLASSES:
+    ``cache`` belongs to one connection (one submission) and holds at most ``MAX_PROXY_CLASSES`` names: a
+    student who reports a new class name for every object gets ``Objekt`` beyond that, and the classes go
+    with the connection.
+    """
+    if name not in cache:
+        if len(cache) >= MAX_PROXY_CLASSES:
             name = "Objekt"
-            if name in _PROXY_CLASSES:
-                return _PROXY_CLASSES[name]
-        _PROXY_CLASSES[name] = type(name, (Ref,), {"__module__": "deine_abgabe", "__slots__": ()})
-    return _PROXY_CLASSES[name]
+            if name in cache:
+                return cache[name]
+        cache[name] = type(name, (Ref,), {"__module__": "deine_abgabe", "__slots__": ()})
+    return cache[name]
 
 
 def make_ref(conn, key: int, name: str, classes: list[tuple[str, str]]) -> Ref:
-    return proxy_class(name)(conn, key, claimed_class(classes))
+    return proxy_class(name, conn.proxy_classes)(conn, key, claimed_class(classes))
 
 
 def _forward(op, name=None):
