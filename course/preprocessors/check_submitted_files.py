@@ -11,8 +11,10 @@ there is needed for grading (the student's kernel works in an empty folder of it
 file there can be mistaken for the course's own: an ``nbgrader_config.py`` that a command
 started in that folder would run as the instructor, a ``data/`` folder with forged data sets,
 a module that shadows a library.  So the autograded folder keeps only an allowlist: the
-notebooks and the files the assignment itself ships (``source/<assignment>/``); everything else
-the student added is removed before any cell runs, and stays only in ``submitted/``.
+notebooks, the files the assignment itself ships (``source/<assignment>/``) and nbgrader's own
+records of the submission (``timestamp.txt``, ``submission_secret.txt``: ``generate_feedback``
+copies them to ``feedback/``, where ``release_feedback`` needs both); everything else the student
+added is removed before any cell runs, and stays only in ``submitted/``.
 """
 
 from __future__ import annotations
@@ -27,6 +29,11 @@ from traitlets import Integer
 
 #: Largest submission (all files together) in bytes, for nbgrader's sanitizing step and ``course grade``'s precheck.
 MAX_SUBMISSION_BYTES = 100_000_000
+
+#: What nbgrader's submit writes next to the notebooks (top level), read by nbgrader itself, never executed:
+#: the time of the submission and the secret that names the released feedback (``release_feedback`` reads both
+#: from ``feedback/<student>/<assignment>/``, which ``generate_feedback`` fills from the autograded folder).
+NBGRADER_RECORDS = frozenset({"timestamp.txt", "submission_secret.txt"})
 
 
 class SubmissionRejected(Exception):
@@ -85,10 +92,11 @@ def keep_only(folder: Path, allowed: set[str]) -> list[str]:
 
 
 def allowed_files(coursedir: CourseDirectory, assignment: str, folder: Path) -> set[str]:
-    """The notebooks in ``folder`` (top level) and every file the assignment ships in ``source/``."""
+    """The notebooks in ``folder`` (top level), every file the assignment ships in ``source/`` and nbgrader's
+    records of the submission (`NBGRADER_RECORDS`)."""
     source = Path(coursedir.format_path(coursedir.source_directory, ".", assignment))
     shipped = {str(p.relative_to(source)) for p in source.rglob("*") if p.is_file()} if source.is_dir() else set()
-    return shipped | {p.name for p in folder.glob("*.ipynb") if p.is_file() and not p.is_symlink()}
+    return shipped | NBGRADER_RECORDS | {p.name for p in folder.glob("*.ipynb") if p.is_file() and not p.is_symlink()}
 
 
 class CheckSubmittedFiles(NbGraderPreprocessor):
