@@ -293,8 +293,17 @@ def make_spawner_class():
     from jupyterhub.spawner import LocalProcessSpawner, set_user_setuid
 
     class KursSpawner(LocalProcessSpawner):
+        """The server's home is this hub's folder of the user (`home`), not the account's entry in /etc/passwd:
+        the accounts are the machine's, and another hub's `setup` (another state folder) points them elsewhere."""
+
+        def user_env(self, env):
+            env = super().user_env(env)
+            env["HOME"] = str(home(self.user.name))  # the server's root folder (notebook_dir "~"), nbgrader's ~
+            return env
+
         def make_preexec_fn(self, name):
-            demote = set_user_setuid(name)
+            demote = set_user_setuid(name, chdir=False)
+            folder = str(home(name))
             procs = []
             if self.mem_limit or self.cpu_limit:
                 procs = cgroup_limits(name, self.mem_limit or (1 << 62), self.cpu_limit or os.cpu_count())
@@ -306,6 +315,7 @@ def make_spawner_class():
                     with open(f, "w") as fh:
                         fh.write("0")
                 demote()
+                os.chdir(folder)  # start in the user's home folder of this hub
 
             return preexec
 
