@@ -202,6 +202,21 @@ class ExportHandler(KursHandler):
         self.finish(data)
 
 
+def german_formgrader_advice(settings: dict) -> bool:
+    """Let the course's ``templates/formgrader/`` override nbgrader's Formgrader pages (they extend the originals
+    as ``nbgrader/<name>``).  Returns whether the Formgrader's template environment was there to change."""
+    from jinja2 import ChoiceLoader, FileSystemLoader, PrefixLoader
+
+    env = settings.get("nbgrader_jinja2_env")
+    if env is None:
+        return False
+    if not getattr(env.loader, "_nn_kurs", False):
+        ours = FileSystemLoader(str(Path(__file__).parent / "templates" / "formgrader"))
+        env.loader = ChoiceLoader([ours, PrefixLoader({"nbgrader": env.loader}), env.loader])
+        env.loader._nn_kurs = True
+    return True
+
+
 def _jupyter_server_extension_points():
     return [{"module": "course.lab"}]
 
@@ -220,6 +235,10 @@ def _load_jupyter_server_extension(serverapp) -> None:
         ],
     )
     serverapp.log.info("Kursverwaltung unter %s/", base)
+    if not german_formgrader_advice(serverapp.web_app.settings):  # nbgrader's extension loads after this one
+        from tornado.ioloop import IOLoop
+
+        IOLoop.current().add_callback(german_formgrader_advice, serverapp.web_app.settings)
 
 
 PAGE = """<!DOCTYPE html>

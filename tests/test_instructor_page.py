@@ -83,6 +83,12 @@ def test_grade_all_report_and_export_from_the_page(course_root, tmp_path):
         assert plain.text.startswith("assignment,duedate,timestamp,student_id")
         assert fg.get("/kurs/export", params={"format": "xls"}).status_code == 400
 
+        # the Formgrader's advice for grading all submissions: the course's page and command, no classic terminal
+        advice = fg.get(f"/formgrader/manage_submissions/{A}")
+        assert advice.status_code == 200 and f'python -m course grade "{A}"' in advice.text
+        assert "/kurs/" in advice.text and "/terminals/1" not in advice.text
+        assert "Manage Submissions" in advice.text  # the rest of nbgrader's page stays
+
 
 def test_launcher_card_and_menu_in_jupyterlab(course_root, tmp_path):
     """JupyterLab configured like an instructor's hub server: the card "Kursverwaltung" opens the page in a tab,
