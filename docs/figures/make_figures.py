@@ -1,9 +1,18 @@
-"""Write the course figures as small SVG files (python docs/figures/make_figures.py).
+"""Write the course figures as small SVG files and PNG copies (python docs/figures/make_figures.py).
 
-The notebooks embed these SVGs as cell attachments (nbgrader's release keeps them, and JupyterLab, the feedback
-HTML and the Formgrader render them); after changing a figure, run this script and re-attach it.
+The notebooks embed each figure as a cell attachment ``<name>.svg`` that holds both: JupyterLab shows an
+attachment only as a raster image (png, jpeg, gif, webp, bmp; an SVG attachment stays a broken image with an error
+in the browser's console) and takes the attachment's first type, which is ``image/png`` (nbformat sorts the keys);
+nbconvert (feedback, Formgrader) prefers ``image/svg+xml``. nbgrader's release keeps attachments.
+
+After changing a figure, run this script: it writes ``<name>.svg`` and ``<name>.png`` (rendered by Chromium through
+Playwright, as the browser tests use it) and puts both into every attachment ``<name>.svg`` of ``source/``; then
+release the notebooks it names (``python -m course release <Aufgabe>``).
 """
 
+import base64
+import json
+import os
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -90,7 +99,49 @@ def mlp():
     return svg(680, 370, body)
 
 
+FIGURES = {"neuron": neuron, "mlp": mlp}
+SOURCE = HERE.parents[1] / "source"
+
+
+def render_png(svg_text: str, path: Path) -> None:
+    """The SVG as a PNG of the same size in pixels (white background), rendered by Chromium."""
+    from playwright.sync_api import sync_playwright
+
+    chromium = "/usr/bin/chromium"
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium if os.path.exists(chromium) else None)
+        try:
+            page = browser.new_page(device_scale_factor=1)
+            page.set_content(f'<html><body style="margin:0">{svg_text}</body></html>')
+            page.locator("svg").first.screenshot(path=str(path))
+        finally:
+            browser.close()
+
+
+def attach(names: list[str]) -> list[Path]:
+    """Put ``<name>.svg`` and ``<name>.png`` into every attachment ``<name>.svg`` of the notebooks in source/."""
+    import nbformat
+
+    changed = []
+    for path in sorted(SOURCE.glob("*/*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        before = json.dumps(nb, sort_keys=True)
+        for cell in nb.cells:
+            for name in names:
+                bundle = cell.get("attachments", {}).get(f"{name}.svg")
+                if bundle is not None:
+                    for mime, suffix in (("image/svg+xml", "svg"), ("image/png", "png")):
+                        bundle[mime] = base64.b64encode((HERE / f"{name}.{suffix}").read_bytes()).decode()
+        if json.dumps(nb, sort_keys=True) != before:
+            nbformat.write(nb, path)
+            changed.append(path)
+    return changed
+
+
 if __name__ == "__main__":
-    for name, make in (("neuron", neuron), ("mlp", mlp)):
+    for name, make in FIGURES.items():
         (HERE / f"{name}.svg").write_text(make(), encoding="utf-8")
-        print("geschrieben:", HERE / f"{name}.svg")
+        render_png(make(), HERE / f"{name}.png")
+        print("geschrieben:", HERE / f"{name}.svg", HERE / f"{name}.png")
+    for path in attach(list(FIGURES)):
+        print("angehängt:", path)
