@@ -295,7 +295,8 @@ function zeige(s) {
   meldungen.textContent = s.meldungen.join("\\n");
 }
 async function frage() {
-  const s = await (await fetch("api/status")).json();
+  // with the token: JupyterHub's server takes its login cookie on a script's GET only with it (no redirect)
+  const s = await (await fetch("api/status", { headers: { "X-XSRFToken": xsrf } })).json();
   zeige(s);
   if (s.laeuft) { setTimeout(frage, 1000); } else { knoepfe(true); }
 }
