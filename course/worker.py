@@ -128,21 +128,34 @@ class Grader:
 
 
 def serve(root: Path, fd: int) -> None:
-    """Answer every request on connection ``fd`` with a result, until the parent closes it."""
+    """Answer every request on connection ``fd`` with a result, until the parent closes it.
+
+    The trusted test kernel of the next notebook starts while one is graded (:class:`TrustedKernelSupply`: a
+    fresh, never used kernel per notebook); the one left at the end is stopped."""
+    from nbclient.util import run_sync
+
+    from course.preprocessors.safe_execute import SafeExecute
+    from course.trusted.kernel import TrustedKernelSupply
+
     conn = Connection(fd)
     grader = Grader(root)
-    while True:
-        try:
-            request = json.loads(conn.recv_bytes())
-        except EOFError:
-            return
-        assignment, student = request["assignment"], request["student"]
-        try:
-            result = grader.grade(assignment, student)
-        except Exception as exc:  # report, never hide, a crash of nbgrader itself
-            kind, message = classify(exc)
-            result = GradeResult(assignment, student, False, mask_password(message), kind=kind)
-        conn.send_bytes(json.dumps(asdict(result)).encode())
+    supply = SafeExecute.trusted_supply = TrustedKernelSupply()
+    try:
+        while True:
+            try:
+                request = json.loads(conn.recv_bytes())
+            except EOFError:
+                return
+            assignment, student = request["assignment"], request["student"]
+            try:
+                result = grader.grade(assignment, student)
+            except Exception as exc:  # report, never hide, a crash of nbgrader itself
+                kind, message = classify(exc)
+                result = GradeResult(assignment, student, False, mask_password(message), kind=kind)
+            conn.send_bytes(json.dumps(asdict(result)).encode())
+    finally:
+        SafeExecute.trusted_supply = None
+        run_sync(supply.close)()
 
 
 #: Address space of a grading worker (a soft limit: the kernels it starts set their own): it holds notebooks and

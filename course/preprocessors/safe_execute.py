@@ -32,7 +32,15 @@ from course.cells import PASS_MARK, is_autograded_test
 from course.grading_environment import GradingEnvironment
 from course.sandbox import sockets_folder
 from course.sandbox_kernel import SandboxKernelManager
-from course.trusted.kernel import STUDENT_SIDE, KernelStartError, TrustedKernel, require_ok, run_silently
+from course.trusted.kernel import (
+    STUDENT_SIDE,
+    KernelStartError,
+    TrustedKernel,
+    TrustedKernelSupply,
+    require_ok,
+    run_silently,
+    stop_manager,
+)
 
 KERNEL_DIED = (
     "Der Python-Kernel ist in dieser Zelle abgestürzt (zum Beispiel durch os._exit, einen "
@@ -192,9 +200,28 @@ class SafeExecute(Execute):
         remaining = max(1, int(self._remaining()))
         return remaining if timeout is None else min(timeout, remaining)
 
+    #: Trusted kernels started ahead; set once by a process that grades many notebooks (:mod:`course.worker`).
+    trusted_supply: TrustedKernelSupply | None = None
+
+    async def async_start_new_kernel(self, **kwargs):
+        """With a supply, its trusted kernel started ahead is taken before the student's kernel starts (in the
+        sandbox, the student's relay then binds in the folder that kernel sees)."""
+        self._started_trusted = None
+        if self.trusted_tests and self.trusted_supply is not None:
+            environment = GradingEnvironment(config=self.config)
+            self._started_trusted = await self.trusted_supply.take(environment, self.km, test_imports(self.nb))
+        try:
+            await super().async_start_new_kernel(**kwargs)
+        except BaseException:
+            if self._started_trusted is not None:
+                await stop_manager(self._started_trusted)
+                self._started_trusted = None
+            raise
+
     async def async_start_new_kernel_client(self):
         """The trusted kernel starts while the student's kernel gets ready; then the two are connected."""
         self.trusted = None
+        started_trusted, self._started_trusted = getattr(self, "_started_trusted", None), None
         try:
             if not self.trusted_tests:
                 return await super().async_start_new_kernel_client()
@@ -203,16 +230,19 @@ class SafeExecute(Execute):
             self.trusted = TrustedKernel(environment, self.startup_timeout, self.request_timeout)
             runtime = getattr(self.km, "runtime", None)  # the student's kernel is sandboxed: so is the trusted one
             student_sockets = sockets_folder(runtime) if runtime is not None else None
-            started = await asyncio.gather(
-                super().async_start_new_kernel_client(), self.trusted.launch(student_sockets), return_exceptions=True
-            )
+            launch = self.trusted.launch(student_sockets, started_trusted)
+            started = await asyncio.gather(super().async_start_new_kernel_client(), launch, return_exceptions=True)
             for outcome in started:  # both have finished: nothing is left starting while we clean up
                 if isinstance(outcome, BaseException):
                     raise outcome
             kc = started[0]
             require_ok(await run_silently(kc, STUDENT_SIDE), "Kernel der Abgabe")
             await self.trusted.connect(self.km.get_connection_info(), test_imports(self.nb))
+            if self.trusted_supply is not None:  # the next notebook's, while this one runs
+                await self.trusted_supply.prepare(environment, runtime is not None, test_imports(self.nb))
         except BaseException:
+            if started_trusted is not None and (self.trusted is None or self.trusted.km is not started_trusted):
+                await stop_manager(started_trusted)
             await self._async_cleanup_kernel()
             raise
         return kc
@@ -226,6 +256,7 @@ class SafeExecute(Execute):
                 await super()._async_cleanup_kernel()
 
     # nbclient binds its sync wrappers to its own coroutines: bind them to these
+    start_new_kernel = run_sync(async_start_new_kernel)
     start_new_kernel_client = run_sync(async_start_new_kernel_client)
     _cleanup_kernel = run_sync(_async_cleanup_kernel)
 

@@ -9,14 +9,22 @@ a private folder.  It reaches the student's kernel only through :mod:`course.tru
 kernel gets its end (:mod:`course.trusted.kernel_side`) before its first cell.
 
 :class:`TrustedKernel` owns all of this for :class:`course.preprocessors.SafeExecute`, which only swaps its
-client in while a test cell runs.
+client in while a test cell runs.  A long-lived grading process (:mod:`course.worker`) gives SafeExecute a
+:class:`TrustedKernelSupply`: the trusted kernel of the next submission starts (and imports what its tests will)
+while the current one is graded; each submission still gets a fresh kernel that nothing ran in before.
 """
 
 from __future__ import annotations
 
+import ast
+import contextlib
 import json
+import logging
+import os
 import shutil
 import sys
+import tempfile
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from queue import Empty
 from time import monotonic
@@ -26,7 +34,14 @@ from jupyter_client.manager import AsyncKernelManager
 from nbclient.util import ensure_async
 
 from course.grading_environment import GradingEnvironment
-from course.sandbox import make_runtime, remove_runtime, sockets_folder, trusted_bwrap_command
+from course.sandbox import (
+    MAX_SOCKET_BASE,
+    SOCKETS_FILE,
+    make_runtime,
+    remove_runtime,
+    sockets_folder,
+    trusted_bwrap_command,
+)
 
 #: Run silently in the student's kernel before its first cell.
 STUDENT_SIDE = '__import__("course.trusted.kernel_side", fromlist=["serve"]).serve()'
@@ -72,9 +87,16 @@ class TrustedKernelManager(AsyncKernelManager):
     given, the trusted kernel runs in a bubblewrap sandbox of its own that sees only that folder, its own sockets,
     and the read-only system, Python, course package and data (:func:`course.sandbox.trusted_bwrap_command`)."""
 
-    def __init__(self, environment: GradingEnvironment | None = None, student_sockets: Path | None = None, **kwargs):
+    def __init__(
+        self,
+        environment: GradingEnvironment | None = None,
+        student_sockets: Path | None = None,
+        preload: tuple[str, ...] = (),
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.environment = environment or GradingEnvironment(config=self.config)
+        self.student_sockets = student_sockets
         self.runtime = make_runtime()
         (self.runtime / "work").mkdir(mode=0o700)
         self.transport = "ipc"
@@ -102,6 +124,8 @@ class TrustedKernelManager(AsyncKernelManager):
                 "-f",
                 "{connection_file}",
                 "--HistoryManager.hist_file=:memory:",
+                # before it answers: import the modules its tests will (they bind no name)
+                *([f"--IPKernelApp.exec_lines={preload_code(preload)}"] if preload else []),
             ],
             display_name="Python 3 (Tests der Bewertung)",
             language="python",
@@ -141,12 +165,25 @@ class TrustedKernel:
         self.kc = None
         self.student_sockets: Path | None = None
 
-    async def launch(self, student_sockets: Path | None = None) -> None:
+    async def launch(self, student_sockets: Path | None = None, started: TrustedKernelManager | None = None) -> None:
         """Start the kernel and wait until it answers (not yet connected to a student's kernel); sandboxed when
-        ``student_sockets`` (the folder the student's kernel is reached at) is given."""
+        ``student_sockets`` (the folder the student's kernel is reached at) is given.
+
+        ``started``: a kernel started ahead for these settings (:meth:`TrustedKernelSupply.take`), never used; if
+        it does not answer, it is stopped and a fresh one started as without it."""
         self.student_sockets = student_sockets
+        if started is not None:
+            self.km = started
+            try:
+                await self._wait_until_ready()
+                return
+            except Exception:
+                await self.stop()
         self.km = TrustedKernelManager(environment=self.environment, student_sockets=student_sockets)
         await self.km.start()
+        await self._wait_until_ready()
+
+    async def _wait_until_ready(self) -> None:
         self.kc = self.km.client()
         self.kc.start_channels()
         await ensure_async(self.kc.wait_for_ready(timeout=self.startup_timeout))
@@ -182,3 +219,132 @@ class TrustedKernel:
                 await km.shutdown_kernel(now=True)
             finally:
                 await km.cleanup_resources()
+
+
+def preload_code(modules: tuple[str, ...]) -> str:
+    """One line for a trusted kernel's start: import ``modules`` (those the notebook's tests import), bind no name."""
+    return f'__import__("course.trusted", fromlist=["preload"]).preload({list(modules)!r})'
+
+
+def imported_modules(imports: str) -> tuple[str, ...]:
+    """The absolute modules that import statements (:func:`course.preprocessors.safe_execute.test_imports`) load."""
+    found: dict[str, None] = {}
+    for node in ast.parse(imports).body:
+        if isinstance(node, ast.Import):
+            found.update(dict.fromkeys(alias.name for alias in node.names))
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            found[node.module] = None
+    return tuple(found)
+
+
+def trusted_settings(environment: GradingEnvironment, sandboxed: bool, modules: tuple[str, ...]) -> str:
+    """Everything a trusted kernel is started with: a kernel started ahead serves only a notebook with the same
+    (data folder, environment, limits, sandbox, the modules it imported; the grader's variables it passes on)."""
+    passed = {name: os.environ.get(name) for name in ("PYTHONPATH", "VIRTUAL_ENV", "TMPDIR")}
+    settings = {
+        "memory_gb": environment.trusted_memory_gb,
+        "limits": asdict(environment.limits()),
+        "data": str(environment.data()),
+        "env": environment.kernel_env(),
+        "passed": passed,
+        "sandboxed": sandboxed,
+        "modules": list(modules),
+        "python": sys.executable,
+    }
+    return json.dumps(settings, sort_keys=True)
+
+
+def _new_sockets_folder() -> Path:
+    """A fresh folder for a student's relay sockets, made as :func:`course.sandbox.make_runtime` makes it."""
+    base = tempfile.gettempdir()
+    base = base if len(base) <= MAX_SOCKET_BASE else "/tmp"
+    return Path(tempfile.mkdtemp(prefix="nnk-", dir=base))
+
+
+async def stop_manager(km: TrustedKernelManager) -> None:
+    """Stop a trusted kernel that no client uses (at once: nothing in it is needed) and remove its folders."""
+    if not km.has_kernel and not km.runtime.exists():
+        return  # stopped before
+    try:
+        await km.shutdown_kernel(now=True)
+    finally:
+        await km.cleanup_resources()
+
+
+@dataclass
+class _Started:
+    km: TrustedKernelManager
+    settings: str
+    student_sockets: Path | None  # the relay folder bound into its sandbox (the next student's, still empty)
+
+
+class TrustedKernelSupply:
+    """Trusted kernels started one notebook ahead, for a process that grades many (:mod:`course.worker`).
+
+    While a notebook is graded, the trusted kernel of the next one starts and imports the modules this one's
+    tests import (torch takes seconds); :meth:`take` hands it to the next notebook if that one needs the same
+    settings (:func:`trusted_settings`), else stops it (a fresh kernel is then started as without a supply).
+    A kernel is handed out once, before anything ran in it; nothing of one submission reaches the next.  In the
+    sandbox the trusted kernel sees the folder of the student's relay sockets from its start: the supply makes
+    that folder too, and :meth:`take` lets the next student's kernel manager (not started yet) use it.
+    """
+
+    def __init__(self) -> None:
+        self._next: _Started | None = None
+        self.handed_out = 0  # kernels started ahead and taken
+        self.discarded = 0  # kernels started ahead and stopped unused (other settings, or at the end)
+
+    async def take(self, environment: GradingEnvironment, student_km, imports: str) -> TrustedKernelManager | None:
+        """The kernel started ahead for ``environment`` and the tests' ``imports``, or ``None`` (then start one).
+
+        ``student_km``: the student's kernel manager, before its kernel starts; in the sandbox its relay's sockets
+        move to the folder the kernel started ahead sees."""
+        started, self._next = self._next, None
+        if started is None:
+            return None
+        runtime = getattr(student_km, "runtime", None)
+        settings = trusted_settings(environment, runtime is not None, imported_modules(imports))
+        if started.settings != settings or not await started.km.is_alive():
+            await self._discard(started)
+            return None
+        if runtime is not None:
+            old = sockets_folder(runtime)
+            (runtime / SOCKETS_FILE).write_text(str(started.student_sockets))  # removed with the student's runtime
+            student_km.ip = str(started.student_sockets / "kernel")
+            shutil.rmtree(old, ignore_errors=True)
+        self.handed_out += 1
+        return started.km
+
+    async def prepare(self, environment: GradingEnvironment, sandboxed: bool, imports: str) -> None:
+        """Start the next trusted kernel (not waiting for it); a failure only means the next one starts as usual."""
+        if self._next is not None:
+            return
+        modules = imported_modules(imports)
+        student_sockets = _new_sockets_folder() if sandboxed else None
+        km = None
+        try:
+            km = TrustedKernelManager(environment=environment, student_sockets=student_sockets, preload=modules)
+            await km.start()
+        except Exception as exc:
+            logging.getLogger(__name__).warning("Could not start a trusted kernel ahead: %s", exc)
+            if km is not None:
+                with contextlib.suppress(Exception):
+                    await stop_manager(km)
+            if student_sockets is not None:
+                shutil.rmtree(student_sockets, ignore_errors=True)
+            return
+        self._next = _Started(km, trusted_settings(environment, sandboxed, modules), student_sockets)
+
+    async def close(self) -> None:
+        """Stop the kernel started ahead (at the end of the grading process)."""
+        started, self._next = self._next, None
+        if started is not None:
+            await self._discard(started)
+
+    async def _discard(self, started: _Started) -> None:
+        self.discarded += 1
+        try:
+            await stop_manager(started.km)
+        finally:
+            if started.student_sockets is not None:
+                shutil.rmtree(started.student_sockets, ignore_errors=True)

@@ -1,0 +1,178 @@
+"""Trusted kernels started ahead (:class:`course.trusted.kernel.TrustedKernelSupply`): each is handed out once,
+only to a notebook with its settings, and none is left running when the grading process ends."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import tempfile
+from pathlib import Path
+
+import pytest
+from harness import make_course, max_points
+
+from course import demo, grading, sandbox
+from course.scores import task_scores
+
+pytestmark = pytest.mark.skipif(not sandbox.bwrap_works(), reason="bubblewrap is not available")
+
+IMPORTS = "import torch\nfrom course.checks import pruefe_namen"
+PROBE = "import sys\nprint(sorted(m for m in ('torch', 'course.checks') if m in sys.modules), 'torch' in dir(), werte)"
+
+
+def environment_of(course: Path):
+    from traitlets.config import Config
+
+    from course.grading_environment import GradingEnvironment
+
+    config = Config()
+    config.CourseDirectory.root = str(course)
+    return config, GradingEnvironment(config=config)
+
+
+async def printed(kc, code: str) -> str:
+    msg_id = kc.execute(code)
+    while True:
+        msg = await kc.get_iopub_msg(timeout=60)
+        if msg["parent_header"].get("msg_id") == msg_id and msg["msg_type"] in ("stream", "error"):
+            return msg["content"].get("text") or msg["content"].get("evalue")
+
+
+def test_a_kernel_started_ahead_serves_one_notebook_once(tmp_path, monkeypatch):
+    """The kernel started ahead answers at once with the tests' modules loaded (no name bound), reaches the next
+    student's kernel through the relay folder it was started with, and is never handed out twice."""
+    from course.sandbox import sockets_folder
+    from course.sandbox_kernel import SandboxKernelManager
+    from course.trusted.kernel import STUDENT_SIDE, TrustedKernel, TrustedKernelSupply, require_ok, run_silently
+
+    (tmp_path / "data").mkdir()
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("COURSE_DATA_DIR", raising=False)
+    config, environment = environment_of(tmp_path)
+
+    async def run() -> tuple:
+        supply = TrustedKernelSupply()
+        await supply.prepare(environment, True, IMPORTS)
+        km = SandboxKernelManager(config=config)
+        started = await supply.take(environment, km, IMPORTS)
+        again = await supply.take(environment, km, IMPORTS)
+        assert started is not None and again is None
+        assert sockets_folder(km.runtime) == started.student_sockets
+        await km.start_kernel()
+        kc = km.client()
+        kc.start_channels()
+        trusted = TrustedKernel(environment, 60, 20)
+        try:
+            await kc.wait_for_ready(timeout=60)
+            require_ok(await run_silently(kc, STUDENT_SIDE + "\nwerte = [1, 2, 3]"), "Kernel der Abgabe")
+            await trusted.launch(sockets_folder(km.runtime), started)
+            assert trusted.km is started  # not replaced by a fresh one
+            await trusted.connect(km.get_connection_info())
+            return await printed(trusted.kc, PROBE), supply.handed_out, supply.discarded
+        finally:
+            await trusted.stop()
+            kc.stop_channels()
+            await km.shutdown_kernel(now=True)
+            await km.cleanup_resources()
+
+    found, handed_out, discarded = asyncio.run(run())
+    assert found.strip() == "['course.checks', 'torch'] False [1, 2, 3]"
+    assert (handed_out, discarded) == (1, 0)
+
+
+def test_other_settings_get_a_fresh_kernel(tmp_path, monkeypatch):
+    """Another course (data folder), other limits, other tests' modules or no sandbox: the kernel started ahead is
+    stopped (its process and folders gone) and the notebook gets none; a dead one is never handed out either."""
+    from course.sandbox_kernel import SandboxKernelManager
+    from course.trusted.kernel import TrustedKernelSupply
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("COURSE_DATA_DIR", raising=False)
+    for name in ("a", "b"):
+        (tmp_path / name / "data").mkdir(parents=True)
+    config, environment = environment_of(tmp_path / "a")
+    _, other_course = environment_of(tmp_path / "b")
+    _, more_memory = environment_of(tmp_path / "a")
+    more_memory.trusted_memory_gb += 1
+
+    async def offered(supply, prepared_with, taken_with, imports: str = IMPORTS, plain: bool = False):
+        await supply.prepare(prepared_with, True, IMPORTS)
+        started = supply._next
+        km = SandboxKernelManager(config=config)
+        if plain:
+            km.runtime = None  # a student's kernel without the sandbox
+        try:
+            got = await supply.take(taken_with, km, imports)
+        finally:
+            km.runtime = km.runtime or None
+            km._remove_runtime()
+        gone = not await started.km.is_alive() and not started.km.runtime.exists()
+        return got, gone and not started.student_sockets.exists()
+
+    async def died(supply):
+        await supply.prepare(environment, True, IMPORTS)
+        await supply._next.km.provisioner.kill()  # e.g. killed for memory while the previous notebook ran
+        await supply._next.km.provisioner.wait()
+        km = SandboxKernelManager(config=config)
+        try:
+            return await supply.take(environment, km, IMPORTS)
+        finally:
+            km._remove_runtime()
+
+    async def run() -> tuple:
+        supply = TrustedKernelSupply()
+        outcomes = [
+            await offered(supply, environment, other_course),
+            await offered(supply, environment, more_memory),
+            await offered(supply, environment, environment, imports="import numpy"),
+            await offered(supply, environment, environment, plain=True),
+        ]
+        return outcomes, await died(supply), supply
+
+    outcomes, dead, supply = asyncio.run(run())
+    assert outcomes == [(None, True)] * 4
+    assert dead is None
+    assert (supply.handed_out, supply.discarded) == (0, 5)
+
+
+def running_in(folder: Path) -> list[str]:
+    """Command lines of the processes that name ``folder`` (kernels keep their connection files there)."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if str(folder) in cmdline:
+            found.append(cmdline)
+    return found
+
+
+def test_grading_with_kernels_started_ahead_gives_the_demo_points_and_leaves_nothing_running(
+    tmp_path_factory, monkeypatch
+):
+    """``course grade`` (one worker, three demo submissions one after another): the trusted kernels of the second
+    and third are started ahead; the points are those of the demo answers, and when the worker has ended no kernel
+    of it is left (the one started for a fourth submission is stopped)."""
+    assignment = "01_neuronen"
+    root = make_course(tmp_path_factory.mktemp("kurs"), assignment)
+    answers = demo.demo_answers(root, assignment)
+    for student, submission in answers.items():
+        demo.write_submission(root, assignment, student, submission)
+    scratch = Path(tempfile.mkdtemp(prefix="nnb-", dir="/tmp"))  # the workers' folders, short for IPC sockets
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    try:
+        results = grading.grade(root, assignment, jobs=1, progress=False, preflight=False)
+        grading.close_workers()
+        left = running_in(scratch)
+        remaining = list(scratch.iterdir())
+    finally:
+        monkeypatch.undo()
+        os.system(f"rm -rf {scratch}")
+    assert all(r.ok for r in results), [r.message for r in results]
+    assert left == [] and remaining == []
+    scores = {(row["student"], row["task"]): row["score"] for row in task_scores(root, assignment)}
+    solved = {student: set(given) for student, given in answers.items()}  # the solution, nothing, every other task
+    full = max_points(root, assignment)
+    expected = {(s, t): points * (t in solved[s]) for s in answers for t, points in full.items()}
+    assert {key: scores[key] for key in expected} == expected
