@@ -14,9 +14,13 @@ of the commands turns round every round, so a machine that gets busier or quiete
   course   ``python -m course grade A -j 1`` (sandbox, trusted test kernel, checks), its pre-flight remembered
            from an earlier run (nothing changed);
   course+pf the same with the pre-flight run (its memory removed first), as the first run after a change;
+  vorher   with ``--baseline DIR``: ``course grade A -j 1`` of another checkout's ``course`` package (``DIR``,
+           e.g. ``git worktree add DIR HEAD~1``), in a copy of the course of its own (the pre-flight's memory
+           depends on the package), pre-flight remembered: before/after a change, paired per round;
 
-and, once per round, ``python -m course grade -j J`` over all notebooks against the nbgrader runs of the
-round one after another.  A warm-up round (not counted) fills the gradebooks and the floor's notebooks.
+and, once per round, ``python -m course grade -j J`` over all notebooks (with ``--baseline`` also the other
+checkout's) against the nbgrader runs of the round one after another (``-j 0``: not run).  ``--ways`` picks
+ways (the fewer, the more rounds fit).  A warm-up round (not counted) fills the gradebooks and the floor's notebooks.
 Prints medians over the rounds: seconds per submission, the course's ratios to nbgrader (paired per round),
 and the floor.  Uses only the standard library's clock; the figures of a shared machine are noisy: compare
 ratios, and rounds >= 3.
@@ -26,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -85,7 +90,7 @@ def nbgrader(root: Path, *args: str) -> list[str]:
     return command
 
 
-def commands(course: Path, plain: Path, name: str) -> dict[str, tuple[list[str], Path]]:
+def commands(course: Path, plain: Path, name: str, before: Path | None = None) -> dict[str, tuple[list[str], Path]]:
     """Each way of grading ``name`` as ``(command, working folder)``."""
     notebooks = sorted(str(p) for p in (plain / "autograded").glob(f"*/{name}/*.ipynb"))
     grade = [sys.executable, "-m", "course", "grade", name, "-j", "1"]
@@ -94,15 +99,29 @@ def commands(course: Path, plain: Path, name: str) -> dict[str, tuple[list[str],
         "nbgrader": ([sys.executable, "-m", "nbgrader", "autograde", name, "--force", "--create"], plain),
         "course": (grade, course),
         "course+pf": (grade, course),
+        "vorher": (grade, before or course),
     }
 
 
-def timed(way: str, command: list[str], cwd: Path, course: Path, name: str) -> float:
+#: CPU seconds of each command and all it waited for (kernels included), by (notebook, way), in order.
+CPU: dict[tuple[str, str], list[float]] = {}
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def timed(way: str, command: list[str], cwd: Path, course: Path, name: str, baseline: Path | None = None) -> float:
     if way == "course+pf":
         shutil.rmtree(course / ".bewertung" / "vorabcheck" / name, ignore_errors=True)
-    start = time.perf_counter()
-    done = subprocess.run(command, cwd=cwd, capture_output=True, text=True)
+    env = dict(os.environ)
+    if way.startswith("vorher"):  # the other checkout's package first on the path (kernels get it from there too)
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(baseline), env.get("PYTHONPATH")]))
+    start, cpu = time.perf_counter(), _children_cpu()
+    done = subprocess.run(command, cwd=cwd, capture_output=True, text=True, env=env)
     seconds = time.perf_counter() - start
+    CPU.setdefault((name, way), []).append(_children_cpu() - cpu)
     if done.returncode != 0:
         print(f"   WARNUNG: {way} {name} endete mit Code {done.returncode}: {(done.stdout + done.stderr)[-500:]}")
     return seconds
@@ -115,59 +134,90 @@ def main() -> None:
     parser.add_argument(
         "-j", "--jobs", type=int, default=os.cpu_count() or 1, help="für course grade -j (Standard: Kerne)"
     )
+    parser.add_argument(
+        "--baseline", type=Path, help="Ordner mit dem Paket course von vorher (Weg 'vorher'), z. B. ein git worktree"
+    )
+    parser.add_argument("--ways", default="", help="Auswahl, z. B. nbgrader,course,vorher (Standard: alle)")
     args = parser.parse_args()
     os.environ.setdefault("COURSE_DATA_DIR", str(REPO / "data"))
     names = args.assignments or assignments(REPO)
     per = len(demo.DEMO_STUDENTS)
-    ways = ["floor", "nbgrader", "course", "course+pf"]
+    ways = ["floor", "nbgrader", "course", "course+pf"] + (["vorher"] if args.baseline else [])
+    ways = [w for w in ways if w in args.ways.split(",")] if args.ways else ways
+    ways = ways if "nbgrader" in ways else ["nbgrader", *ways]  # the reference of every ratio
+    baseline = args.baseline.resolve() if args.baseline else None
     print(f"Maschine: {os.cpu_count()} Kerne, Python {sys.version.split()[0]}; {args.rounds} Durchgänge, abwechselnd")
     with tempfile.TemporaryDirectory(prefix="nn-kurs-bench-") as tmp:
         course = fresh_course(Path(tmp), names)
+        before = fresh_course(Path(tmp) / "vorher", names) if baseline else None
         plain = stock_course(Path(tmp), course, names)
         times: dict[tuple[str, str], list[float]] = {}
-        parallel: list[float] = []
+        parallel: dict[str, list[float]] = {}
         sequential: list[float] = []
+        jobs = [sys.executable, "-m", "course", "grade", "-j", str(args.jobs)]
+        runs = {"course": course, **({"vorher": before} if before else {})}
         for round_ in range(args.rounds + 1):  # round 0: warm-up
             order = ways if round_ % 2 else ways[::-1]
             for name in names:
                 for way in order:
-                    command, cwd = commands(course, plain, name)[way]
-                    seconds = timed(way, command, cwd, course, name)
+                    command, cwd = commands(course, plain, name, before)[way]
+                    seconds = timed(way, command, cwd, course, name, baseline)
                     if round_:
                         times.setdefault((name, way), []).append(seconds)
-            jobs = [sys.executable, "-m", "course", "grade", "-j", str(args.jobs)]
-            seconds = timed("course -j", jobs, course, course, "alle")
+            for way, root in (runs.items() if args.jobs else []):
+                seconds = timed(f"{way} -j", jobs, root, root, "alle", baseline)
+                if round_:
+                    parallel.setdefault(way, []).append(seconds)
             if round_:
-                parallel.append(seconds)
                 sequential.append(sum(times[(name, "nbgrader")][-1] for name in names))
 
     def ratios(name: str, way: str) -> float:
         return statistics.median(a / b for a, b in zip(times[(name, way)], times[(name, "nbgrader")], strict=True))
 
+    def before_after(name: str) -> float:
+        return statistics.median(a / b for a, b in zip(times[(name, "course")], times[(name, "vorher")], strict=True))
+
+    labels = {"floor": "Boden", "nbgrader": "nbgrader", "course": "course", "course+pf": "course+pf"}
+    labels["vorher"] = "vorher"
+    shown = [w for w in labels if w in ways]
+    quotients = [w for w in shown if w != "nbgrader"]
+    compare = "course" in ways and "vorher" in ways
     print(f"\nSekunden pro Abgabe (Median über {args.rounds} Durchgänge, {per} Abgaben pro Notebook):")
-    print(f"   {'Notebook':<20} {'Boden':>7} {'nbgrader':>9} {'course':>8} {'course+pf':>10}"
-          f" {'course/nbgrader':>16} {'course+pf/nbgrader':>19}")  # fmt: skip
+    print(f"   {'Notebook':<20} " + " ".join(f"{labels[w]:>10}" for w in shown)
+          + " ".join(f" {labels[w] + '/nbgrader':>19}" for w in quotients)
+          + (f" {'course/vorher':>14}" if compare else ""))  # fmt: skip
     for name in names:
-        row = {way: statistics.median(times[(name, way)]) / per for way in ways}
-        pair, first = ratios(name, "course"), ratios(name, "course+pf")
-        print(f"   {name:<20} {row['floor']:6.1f}s {row['nbgrader']:8.1f}s {row['course']:7.1f}s"
-              f" {row['course+pf']:9.1f}s {pair:15.2f}x {first:18.2f}x")  # fmt: skip
+        row = {way: statistics.median(times[(name, way)]) / per for way in shown}
+        print(f"   {name:<20} " + " ".join(f"{row[w]:9.1f}s" for w in shown)
+              + " ".join(f" {ratios(name, w):18.2f}x" for w in quotients)
+              + (f" {before_after(name):13.2f}x" if compare else ""))  # fmt: skip
     totals = {
-        way: [sum(times[(name, way)][r] for name in names) for r in range(args.rounds)] for way in ways
+        way: [sum(times[(name, way)][r] for name in names) for r in range(args.rounds)] for way in shown
     }  # fmt: skip
     paired = {
-        way: statistics.median(a / b for a, b in zip(totals[way], totals["nbgrader"], strict=True)) for way in ways
+        way: statistics.median(a / b for a, b in zip(totals[way], totals["nbgrader"], strict=True)) for way in shown
     }
     count = per * len(names)
-    widths = {"floor": 6, "nbgrader": 8, "course": 7, "course+pf": 9}
-    print(f"   {'alle':<20} " + " ".join(f"{statistics.median(totals[w]) / count:{widths[w]}.1f}s" for w in ways)
-          + f" {paired['course']:15.2f}x {paired['course+pf']:18.2f}x")  # fmt: skip
-    print(f"   Boden/nbgrader: {paired['floor']:.2f}x (ein Kernelstart pro Abgabe und die Rechenzeit des Notebooks)")
-    speedup = statistics.median(s / p for s, p in zip(sequential, parallel, strict=True))
-    print(
-        f"\ncourse grade -j {args.jobs} (alle Notebooks, Vorabprüfung gemerkt): {statistics.median(parallel):.1f} s, "
-        f"nbgrader nacheinander {statistics.median(sequential):.1f} s: {speedup:.2f}x schneller"
-    )
+    print(f"   {'alle':<20} " + " ".join(f"{statistics.median(totals[w]) / count:9.1f}s" for w in shown)
+          + " ".join(f" {paired[w]:18.2f}x" for w in quotients))  # fmt: skip
+    cpu = {w: [sum(CPU[(n, w)][r + 1] for n in names) for r in range(args.rounds)] for w in shown}  # no warm-up
+    print("   CPU-Sekunden pro Abgabe (alle Notebooks, Kernel eingeschlossen): " + ", ".join(
+        f"{labels[w]} {statistics.median(cpu[w]) / count:.1f}" for w in shown
+    ) + "; " + ", ".join(
+        f"{labels[w]}/nbgrader {statistics.median(a / b for a, b in zip(cpu[w], cpu['nbgrader'], strict=True)):.2f}x"
+        for w in quotients
+    ))  # fmt: skip
+    if "floor" in ways:
+        floor = paired["floor"]
+        print(f"   Boden/nbgrader: {floor:.2f}x (ein Kernelstart pro Abgabe und die Rechenzeit des Notebooks)")
+    for way, seconds in parallel.items():
+        speedup = statistics.median(s / p for s, p in zip(sequential, seconds, strict=True))
+        print(
+            f"\n{way}: course grade -j {args.jobs} (alle Notebooks, Vorabprüfung gemerkt): "
+            f"{statistics.median(seconds):.1f} s (je Durchgang {', '.join(f'{x:.1f}' for x in seconds)}), "
+            f"nbgrader nacheinander {statistics.median(sequential):.1f} s: {speedup:.2f}x schneller; "
+            f"CPU {statistics.median(CPU[('alle', f'{way} -j')][1:]):.1f} s"
+        )
 
 
 if __name__ == "__main__":
