@@ -4,8 +4,12 @@ only to a notebook with its settings, and none is left running when the grading 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import ctypes
 import os
+import shutil
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -17,6 +21,7 @@ from course.scores import task_scores
 pytestmark = pytest.mark.skipif(not sandbox.bwrap_works(), reason="bubblewrap is not available")
 
 IMPORTS = "import torch\nfrom course.checks import pruefe_namen"
+PR_SET_CHILD_SUBREAPER = 36
 PROBE = "import sys\nprint(sorted(m for m in ('torch', 'course.checks') if m in sys.modules), 'torch' in dir(), werte)"
 
 
@@ -135,17 +140,44 @@ def test_other_settings_get_a_fresh_kernel(tmp_path, monkeypatch):
     assert (supply.handed_out, supply.discarded) == (0, 5)
 
 
-def running_in(folder: Path) -> list[str]:
-    """Command lines of the processes that name ``folder`` (kernels keep their connection files there)."""
-    found = []
-    for proc in Path("/proc").iterdir():
+def descendants() -> dict[int, str]:
+    """The living processes below this one (``pid -> command line``); zombies do not count."""
+    parents, states = {}, {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
-            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
             continue
-        if str(folder) in cmdline:
-            found.append(cmdline)
+        states[int(stat.parent.name)], parents[int(stat.parent.name)] = fields[0], int(fields[1])
+    found, todo = {}, [os.getpid()]
+    while todo:
+        parent = todo.pop()
+        for pid in [pid for pid, p in parents.items() if p == parent]:
+            todo.append(pid)
+            if states[pid] != "Z":
+                with contextlib.suppress(OSError):
+                    found[pid] = (Path("/proc", str(pid), "cmdline").read_bytes().replace(b"\0", b" ")).decode()
     return found
+
+
+@contextlib.contextmanager
+def adopting_orphans():
+    """Processes orphaned below this one stay below it (a child subreaper), so a kernel left behind is found."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
+        pytest.skip("prctl(PR_SET_CHILD_SUBREAPER) is not available")
+    try:
+        yield
+    finally:
+        libc.prctl(PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0)
+
+
+def left_after(before: dict[int, str], seconds: float = 10) -> list[str]:
+    """Processes below this one that were not there ``before``, once they had ``seconds`` to end."""
+    deadline = time.monotonic() + seconds
+    while (left := [c for pid, c in descendants().items() if pid not in before]) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    return left
 
 
 def test_grading_with_kernels_started_ahead_gives_the_demo_points_and_leaves_nothing_running(
@@ -153,24 +185,31 @@ def test_grading_with_kernels_started_ahead_gives_the_demo_points_and_leaves_not
 ):
     """``course grade`` (one worker, three demo submissions one after another): the trusted kernels of the second
     and third are started ahead; the points are those of the demo answers, and when the worker has ended no kernel
-    of it is left (the one started for a fourth submission is stopped)."""
+    of it is left (the one started for a fourth submission is stopped), also when the worker is killed."""
     assignment = "01_neuronen"
     root = make_course(tmp_path_factory.mktemp("kurs"), assignment)
     answers = demo.demo_answers(root, assignment)
     for student, submission in answers.items():
         demo.write_submission(root, assignment, student, submission)
-    scratch = Path(tempfile.mkdtemp(prefix="nnb-", dir="/tmp"))  # the workers' folders, short for IPC sockets
+    scratch = Path(tempfile.mkdtemp(prefix="nnb-", dir="/tmp"))  # the workers' folders
     monkeypatch.setattr(tempfile, "tempdir", str(scratch))
     try:
-        results = grading.grade(root, assignment, jobs=1, progress=False, preflight=False)
-        grading.close_workers()
-        left = running_in(scratch)
-        remaining = list(scratch.iterdir())
+        with adopting_orphans():
+            before = descendants()
+            results = grading.grade(root, assignment, jobs=1, progress=False, preflight=False)
+            grading.close_workers()
+            left = left_after(before)
+            remaining = list(scratch.iterdir())
+            # a worker killed (past its budget) while its next trusted kernel waits: that one ends with it
+            worker = grading.Worker(root, 1)
+            killed = worker.grade(assignment, "demo-leer", budget=300)
+            worker.close(kill=True)
+            left_after_kill = left_after(before)
     finally:
         monkeypatch.undo()
-        os.system(f"rm -rf {scratch}")
-    assert all(r.ok for r in results), [r.message for r in results]
-    assert left == [] and remaining == []
+        shutil.rmtree(scratch, ignore_errors=True)
+    assert all(r.ok for r in results) and killed.ok, [r.message for r in [*results, killed]]
+    assert left == [] and remaining == [] and left_after_kill == []
     scores = {(row["student"], row["task"]): row["score"] for row in task_scores(root, assignment)}
     solved = {student: set(given) for student, given in answers.items()}  # the solution, nothing, every other task
     full = max_points(root, assignment)
