@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import itertools
 import json
 import os
 import shutil
@@ -155,11 +156,14 @@ class Worker:
     def alive(self) -> bool:
         return self.proc.poll() is None and not self.conn.closed
 
-    def grade(self, assignment: str, student: str, budget: float) -> GradeResult:
-        """Grade one submission; after ``budget`` seconds the worker is killed (and this object is spent)."""
+    def grade(self, assignment: str, student: str, budget: float, ahead: bool = True) -> GradeResult:
+        """Grade one submission; after ``budget`` seconds the worker is killed (and this object is spent).
+
+        ``ahead``: another submission may follow (the worker starts its trusted kernel meanwhile)."""
         start = time.perf_counter()
         try:
-            self.conn.send_bytes(json.dumps({"assignment": assignment, "student": student}).encode())
+            request = {"assignment": assignment, "student": student, "ahead": ahead}
+            self.conn.send_bytes(json.dumps(request).encode())
             if self.conn.poll(budget):
                 data = json.loads(self.conn.recv_bytes())
                 return GradeResult(**{**data, "seconds": time.perf_counter() - start})
@@ -253,7 +257,9 @@ def close_workers(everyone: bool = False) -> None:
 atexit.register(close_workers, everyone=True)
 
 
-def grade_one(root: Path, assignment: str, student: str, threads: int = 1, budget: float | None = None) -> GradeResult:
+def grade_one(
+    root: Path, assignment: str, student: str, threads: int = 1, budget: float | None = None, ahead: bool = True
+) -> GradeResult:
     """Grade one submission in this thread's worker process; kill it (and all it started) after ``budget`` seconds.
 
     The worker stays for the next submission of this thread (one nbgrader set-up for many
@@ -266,7 +272,7 @@ def grade_one(root: Path, assignment: str, student: str, threads: int = 1, budge
         return GradeResult(assignment, student, False, str(exc), time.perf_counter() - start, FailureKind.REJECTED)
     budget = budget or worker_budget(root)
     worker = _thread_worker(root, threads)
-    result = worker.grade(assignment, student, budget)
+    result = worker.grade(assignment, student, budget, ahead)
     if not worker.alive:
         _forget(worker, kill=True)
     result.seconds = time.perf_counter() - start
@@ -331,7 +337,12 @@ def grade(
         return sorted(results, key=lambda r: (r.assignment, r.student))
     try:
         with ThreadPoolExecutor(max_workers=jobs) as pool:
-            futures = [pool.submit(grade_one, root, a, s, threads, budget) for a, s in todo]
+            started = itertools.count(1)  # a submission started as the last one has no successor in its worker
+
+            def one(assignment: str, student: str) -> GradeResult:
+                return grade_one(root, assignment, student, threads, budget, ahead=next(started) < len(todo))
+
+            futures = [pool.submit(one, a, s) for a, s in todo]
             results = [future.result() for future in _progress(as_completed(futures), len(futures), progress)]
     finally:
         close_workers()

@@ -147,6 +147,7 @@ def serve(root: Path, fd: int) -> None:
             except EOFError:
                 return
             assignment, student = request["assignment"], request["student"]
+            supply.ahead = request.get("ahead", True)  # the last submission has no successor to start a kernel for
             try:
                 result = grader.grade(assignment, student)
             except Exception as exc:  # report, never hide, a crash of nbgrader itself

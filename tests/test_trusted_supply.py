@@ -87,7 +87,8 @@ def test_a_kernel_started_ahead_serves_one_notebook_once(tmp_path, monkeypatch):
 
 def test_other_settings_get_a_fresh_kernel(tmp_path, monkeypatch):
     """Another course (data folder), other limits, other tests' modules or no sandbox: the kernel started ahead is
-    stopped (its process and folders gone) and the notebook gets none; a dead one is never handed out either."""
+    stopped (its process and folders gone) and the notebook gets none; a dead one is never handed out either.  For
+    the last submission of a worker none is started."""
     from course.sandbox_kernel import SandboxKernelManager
     from course.trusted.kernel import TrustedKernelSupply
 
@@ -132,11 +133,14 @@ def test_other_settings_get_a_fresh_kernel(tmp_path, monkeypatch):
             await offered(supply, environment, environment, imports="import numpy"),
             await offered(supply, environment, environment, plain=True),
         ]
-        return outcomes, await died(supply), supply
+        dead = await died(supply)
+        supply.ahead = False  # the grading process sends no further submission: nothing is started
+        await supply.prepare(environment, True, IMPORTS)
+        return outcomes, dead, supply
 
     outcomes, dead, supply = asyncio.run(run())
     assert outcomes == [(None, True)] * 4
-    assert dead is None
+    assert dead is None and supply._next is None
     assert (supply.handed_out, supply.discarded) == (0, 5)
 
 

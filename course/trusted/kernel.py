@@ -291,6 +291,7 @@ class TrustedKernelSupply:
 
     def __init__(self) -> None:
         self._next: _Started | None = None
+        self.ahead = True  # another notebook will follow: start its kernel (the grading process knows)
         self.handed_out = 0  # kernels started ahead and taken
         self.discarded = 0  # kernels started ahead and stopped unused (other settings, or at the end)
 
@@ -317,7 +318,7 @@ class TrustedKernelSupply:
 
     async def prepare(self, environment: GradingEnvironment, sandboxed: bool, imports: str) -> None:
         """Start the next trusted kernel (not waiting for it); a failure only means the next one starts as usual."""
-        if self._next is not None:
+        if self._next is not None or not self.ahead:
             return
         modules = imported_modules(imports)
         student_sockets = _new_sockets_folder() if sandboxed else None
