@@ -83,12 +83,12 @@ c.JupyterHub.load_roles = [
         "name": "idle-culler",
         "scopes": ["list:users", "read:users:activity", "read:servers", "delete:servers"],
         "services": ["idle-culler"],
-    }
+    },
 ]
 c.JupyterHub.services = [
     kurs_hub.grading_service(PORT + 3),  # grading on submit: course/service.py, /services/bewertung/
     {
         "name": "idle-culler",
         "command": [sys.executable, "-m", "jupyterhub_idle_culler", f"--timeout={kurs_hub.CULL_TIMEOUT}"],
-    }
+    },
 ]

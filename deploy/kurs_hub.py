@@ -54,8 +54,19 @@ CULL_TIMEOUT = int(os.environ.get("NNKURS_HUB_CULL_TIMEOUT", "3600"))
 #: Paths in the repository that no student may read (solutions, hidden tests, grades, history).
 #: Students need .venv/ and course/ of the checkout (the local demo runs their servers from it).
 PRIVATE_IN_REPO = (
-    "source", "tests", ".git", "submitted", "autograded", "feedback", "gradebook.db", "gradebook.db-journal",
-    ".bewertung", "reports", "grades.csv", "grades_aufgaben.csv", "benchmarks",
+    "source",
+    "tests",
+    ".git",
+    "submitted",
+    "autograded",
+    "feedback",
+    "gradebook.db",
+    "gradebook.db-journal",
+    ".bewertung",
+    "reports",
+    "grades.csv",
+    "grades_aufgaben.csv",
+    "benchmarks",
 )
 
 
@@ -93,8 +104,10 @@ def add_account(user: str) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("a") as f:
             f.write(user + "\n")
-    print(f"Konto {user} angelegt (Passwort wie die Demo-Konten). Der Hub kennt es nach seinem nächsten Start "
-          f"(Strg+C, dann `sudo make hub`).")
+    print(
+        f"Konto {user} angelegt (Passwort wie die Demo-Konten). Der Hub kennt es nach seinem nächsten Start "
+        f"(Strg+C, dann `sudo make hub`)."
+    )
 
 
 def home(user: str) -> Path:
@@ -215,13 +228,25 @@ def grading_service(port: int) -> dict:
     submit) and serves every student's status page at /services/bewertung/.
     """
     owner = INSTRUCTORS[0]
-    env = {**user_environment(), "HOME": str(home(owner)), "USER": owner, "LOGNAME": owner,
-           **role_environment({"instructors"})}
+    env = {
+        **user_environment(),
+        "HOME": str(home(owner)),
+        "USER": owner,
+        "LOGNAME": owner,
+        **role_environment({"instructors"}),
+    }
     return {
         "name": GRADING_SERVICE,
         "url": f"http://127.0.0.1:{port}",
-        "command": [str(user_bin() / "python"), "-m", "course.service", "--root", str(course_dir()),
-                    "--exchange", str(exchange_dir())],
+        "command": [
+            str(user_bin() / "python"),
+            "-m",
+            "course.service",
+            "--root",
+            str(course_dir()),
+            "--exchange",
+            str(exchange_dir()),
+        ],
         "user": owner,
         "cwd": str(course_dir()),
         "environment": env,
@@ -333,8 +358,11 @@ def _as_user(user: str, cmd: list[str], cwd: Path) -> None:
     """Run a command as `user` with the environment of that user's server."""
     groups = {g for g, members in GROUPS.items() if user in members}
     env = {**user_environment(), "HOME": str(home(user)), "USER": user, "LOGNAME": user, **role_environment(groups)}
-    _run(["runuser", "-u", user, "--", "env", "-i", *[f"{k}={v}" for k, v in env.items()], *cmd],
-         cwd=cwd, stdout=subprocess.DEVNULL)
+    _run(
+        ["runuser", "-u", user, "--", "env", "-i", *[f"{k}={v}" for k, v in env.items()], *cmd],
+        cwd=cwd,
+        stdout=subprocess.DEVNULL,
+    )
 
 
 def _ensure_user(user: str, fresh: bool) -> None:
@@ -342,8 +370,7 @@ def _ensure_user(user: str, fresh: bool) -> None:
     try:
         entry = pwd.getpwnam(user)
     except KeyError:
-        _run(["useradd", "--no-create-home", "--home-dir", str(folder), "--shell", "/bin/bash", "--user-group",
-              user])
+        _run(["useradd", "--no-create-home", "--home-dir", str(folder), "--shell", "/bin/bash", "--user-group", user])
         entry = pwd.getpwnam(user)
     else:
         if entry.pw_dir != str(folder):
@@ -368,12 +395,17 @@ def _check_reachable(user: str) -> None:
     """Every user's server runs this checkout's environment: stop early with a clear message if they can't."""
     python = user_bin() / "python"
     check = "import course, soupsieve; soupsieve.compile('img')  # soupsieve: see _user_python"
-    probe = subprocess.run(["runuser", "-u", user, "--", "env", f"LD_LIBRARY_PATH={user_python_home() / 'lib'}",
-                            str(python), "-c", check],
-                           capture_output=True, text=True, check=False)
+    probe = subprocess.run(
+        ["runuser", "-u", user, "--", "env", f"LD_LIBRARY_PATH={user_python_home() / 'lib'}", str(python), "-c", check],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if probe.returncode != 0:
-        sys.exit(f"kurs_hub: {user} kann die Kursumgebung {python} nicht ausführen (Rechte der Ordner "
-                 f"darüber?): {probe.stderr.strip().splitlines()[-1:] or ''}")
+        sys.exit(
+            f"kurs_hub: {user} kann die Kursumgebung {python} nicht ausführen (Rechte der Ordner "
+            f"darüber?): {probe.stderr.strip().splitlines()[-1:] or ''}"
+        )
 
 
 def _user_python() -> Path:
@@ -394,9 +426,14 @@ def _user_python() -> Path:
     shutil.copy2(base / "bin" / PYVER, python)
     for lib in (base / "lib").glob("libpython*.so*"):
         shutil.copy2(lib, home / "lib" / lib.name, follow_symlinks=False)
-    shutil.copytree(base / "lib" / PYVER, home / "lib" / PYVER, symlinks=True,
-                    ignore=lambda d, names: [n for n in names if d == str(base / "lib" / PYVER)
-                                             and n in {"site-packages", "test", "idlelib", "tkinter"}])
+    shutil.copytree(
+        base / "lib" / PYVER,
+        home / "lib" / PYVER,
+        symlinks=True,
+        ignore=lambda d, names: [
+            n for n in names if d == str(base / "lib" / PYVER) and n in {"site-packages", "test", "idlelib", "tkinter"}
+        ],
+    )
     (home / "lib" / PYVER / "site-packages").mkdir()
     for path in (PYTHON_CACHE, home, *home.rglob("*")):
         if not path.is_symlink():
@@ -543,8 +580,7 @@ def main(argv: list[str]) -> int:
     setup(fresh=fresh, assignments=assignments)
     if argv[0] == "start":
         hub = str(VENV / "bin" / "jupyterhub")
-        os.execv(hub, [hub, "-f",
-                                               str(DEPLOY / "jupyterhub_config.py")])
+        os.execv(hub, [hub, "-f", str(DEPLOY / "jupyterhub_config.py")])
     return 0
 
 

@@ -38,8 +38,13 @@ HOST = "nn-kurs.localhost"
 ASSIGNMENTS = "01_neuronen 02_aktivierung"
 FREE_TEXT = "Die Ableitung von ReLU ist 0 für negative Eingaben und 1 für positive; bei 0 ist sie nicht definiert."
 CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-    "--disable-sync", "--no-first-run", "--disable-dev-shm-usage",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-dev-shm-usage",
     # *.localhost is loopback in Chromium anyway; say so, so no resolver is ever asked
     f"--host-resolver-rules=MAP {HOST} 127.0.0.1, MAP *.{HOST} 127.0.0.1",
 ]
@@ -110,9 +115,11 @@ class Console:
     def watch(self, page, who: str) -> None:
         page.on(
             "console",
-            lambda m: self.errors.append(f"{who}: {m.text} ({m.location.get('url')})")
-            if m.type == "error" and not self._benign(m)
-            else None,
+            lambda m: (
+                self.errors.append(f"{who}: {m.text} ({m.location.get('url')})")
+                if m.type == "error" and not self._benign(m)
+                else None
+            ),
         )
         page.on("pageerror", lambda e: self.errors.append(f"{who}: {e}"))
 
@@ -129,14 +136,19 @@ def hub():
     state = Path(tempfile.mkdtemp(prefix="nn-kurs-hub-"))
     state.chmod(0o755)
     port = _free_port_block()
-    settings = {"NNKURS_HUB_DIR": str(state), "NNKURS_HUB_PORT": str(port), "NNKURS_HUB_HOST": HOST,
-                "NNKURS_HUB_ASSIGNMENTS": ASSIGNMENTS}
+    settings = {
+        "NNKURS_HUB_DIR": str(state),
+        "NNKURS_HUB_PORT": str(port),
+        "NNKURS_HUB_HOST": HOST,
+        "NNKURS_HUB_ASSIGNMENTS": ASSIGNMENTS,
+    }
     saved = {k: os.environ.get(k) for k in settings}
     os.environ.update(settings)
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}"}
     t = time.monotonic()
-    setup = subprocess.run([sys.executable, str(DEPLOY / "kurs_hub.py"), "setup", "--frisch"], env=env,
-                           capture_output=True, text=True)
+    setup = subprocess.run(
+        [sys.executable, str(DEPLOY / "kurs_hub.py"), "setup", "--frisch"], env=env, capture_output=True, text=True
+    )
     assert setup.returncode == 0, setup.stdout[-3000:] + setup.stderr[-3000:]
     setup_time = time.monotonic() - t
     log = open(ARTIFACTS / "hub.log", "w")
@@ -344,7 +356,8 @@ def _run(browser, url, port, state, steps: Steps, console: Console, ben) -> None
 
     anna.locator(".lm-TabBar-tab", has_text="Assignments").click()
     anna.locator("#fetched_assignments_list .list_item", has_text="01_neuronen").locator(
-        "button", has_text="Submit").first.click()
+        "button", has_text="Submit"
+    ).first.click()
     anna.locator("#submitted_assignments_list .list_item", has_text="01_neuronen").wait_for(timeout=60_000)
     student_time = steps.mark("anna_anmeldung_bis_abgabe", t_student)
     steps.shot(anna, "anna_abgegeben")
@@ -364,7 +377,8 @@ def _run(browser, url, port, state, steps: Steps, console: Console, ben) -> None
     t = time.monotonic()
     anna.locator(".lm-TabBar-tab", has_text="Assignments").click()
     anna.locator("#submitted_assignments_list .list_item", has_text="01_neuronen").locator(
-        "button", has_text="Fetch Feedback").first.click()
+        "button", has_text="Fetch Feedback"
+    ).first.click()
     feedback_link = anna.locator("#submitted_assignments_list a", has_text="view feedback")
     feedback_link.first.wait_for(timeout=60_000)
     steps.shot(anna, "anna_feedback_geholt")
@@ -434,13 +448,16 @@ def _instructor(teacher, port: int, steps: Steps) -> None:
     frame.locator("a[href$='/formgrader/gradebook/02_aktivierung']").click()
     frame.locator("a[href$='/formgrader/gradebook/02_aktivierung/relu']").click()
     # the page fills its fields from the gradebook once grades and comments are loaded: wait for that
-    with teacher.expect_response(lambda r: "/formgrader/api/grades?" in r.url, timeout=60_000), \
-            teacher.expect_response(lambda r: "/formgrader/api/comments?" in r.url, timeout=60_000):
+    with (
+        teacher.expect_response(lambda r: "/formgrader/api/grades?" in r.url, timeout=60_000),
+        teacher.expect_response(lambda r: "/formgrader/api/comments?" in r.url, timeout=60_000),
+    ):
         frame.locator("a", has_text="Submission #1").first.click()
     score_input = frame.locator("input#relu_ableitung")
     score_input.wait_for(timeout=60_000)
     teacher.wait_for_timeout(500)
     assert "Ableitung von ReLU" in frame.locator("body").inner_text()
+
     def saved(kind):  # the Formgrader saves a field when it loses the focus
         return teacher.expect_response(lambda r: f"/formgrader/api/{kind}/" in r.url and r.request.method == "PUT")
 

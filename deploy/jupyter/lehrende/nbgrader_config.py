@@ -12,4 +12,3 @@ c = get_config()  # noqa: F821
 course_config = os.path.join(os.environ.get("NNKURS_COURSE_DIR", os.path.expanduser("~/nn-kurs")), "nbgrader_config.py")
 if os.path.isfile(course_config):
     load_subconfig(course_config)  # noqa: F821
-
