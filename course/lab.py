@@ -13,7 +13,8 @@ Enabled only on the instructors' servers (``deploy/jupyter/lehrende/jupyter_serv
 launcher card comes from ``jupyter-app-launcher`` (``deploy/jupyter-data/jupyter_app_launcher``).  The
 course folder: ``$NNKURS_KURSORDNER``, else the folder with ``nbgrader_config.py`` at or above the
 server's root.  Loading the extension also keeps nbgrader's DEBUG log out of the Formgrader's message
-boxes (:func:`quiet_formgrader_log`).
+boxes (:func:`quiet_formgrader_log`) and makes the Formgrader read the gradebook afresh on every request
+(:func:`fresh_formgrader_reads`).
 """
 
 from __future__ import annotations
@@ -60,6 +61,34 @@ def quiet_formgrader_log() -> None:
 
     capture_log._nn_kurs = True
     utils.capture_log = nbgrader_api.capture_log = capture_log
+
+
+def fresh_gradebook(settings: dict) -> None:
+    """End the Formgrader's gradebook session before a request, so it reads what is in the database now.
+
+    nbgrader's Formgrader keeps one ``Gradebook`` (one SQLAlchemy session) for the server's lifetime; a grade
+    it loaded once is returned from the session's identity map with its old columns until that session
+    commits.  After ``course grade`` or ``nbgrader autograde`` in a terminal it showed old points and
+    "needs manual grading" states, for as long as the cached objects lived (a garbage collection decided)."""
+    gradebook = settings.get("nbgrader_gradebook")
+    if gradebook is not None:
+        gradebook.db.rollback()  # nothing is pending between requests; expires every loaded object
+
+
+def fresh_formgrader_reads() -> None:
+    """Every Formgrader request starts with :func:`fresh_gradebook`."""
+    from nbgrader.server_extensions.formgrader.base import BaseHandler
+
+    original = BaseHandler.prepare
+    if getattr(original, "_nn_kurs", False):
+        return
+
+    def prepare(self, *args, **kwargs):
+        fresh_gradebook(self.settings)
+        return original(self, *args, **kwargs)
+
+    prepare._nn_kurs = True
+    BaseHandler.prepare = prepare
 
 
 class GradingJob:
@@ -223,6 +252,7 @@ def _jupyter_server_extension_points():
 
 def _load_jupyter_server_extension(serverapp) -> None:
     quiet_formgrader_log()
+    fresh_formgrader_reads()
     base = url_path_join(serverapp.web_app.settings["base_url"], "kurs")
     serverapp.web_app.add_handlers(
         ".*$",

@@ -171,3 +171,29 @@ def test_no_config_warning_from_the_feedback_summary(caplog):
     with caplog.at_level("WARNING"):
         SummarizeTestErrors(config=exporter.config, parent=exporter)
     assert "not recognized" not in caplog.text
+
+
+def test_the_formgrader_reads_what_a_terminal_wrote(course_root, capsys):
+    """The Formgrader's one long-lived gradebook session returned grades it had loaded before with their old
+    columns (flaky in the test above: it lasted until a garbage collection). ``course.lab`` makes every
+    Formgrader request start from the database; held references make the stale read deterministic here."""
+    from nbgrader.server_extensions.formgrader.base import BaseHandler
+
+    from course import lab
+
+    cli_grade(course_root, capsys)
+    url = nbgrader_api(course_root).coursedir.db_url
+    with Gradebook(url) as formgrader_gb, Gradebook(url) as terminal_gb:
+        settings = {"nbgrader_gradebook": formgrader_gb}
+        held = formgrader_gb.find_grade("warum", NB, A, STUDENT)  # loaded by an earlier request, still referenced
+        before = held.manual_score
+        changed = terminal_gb.find_grade("warum", NB, A, STUDENT)
+        changed.manual_score = (before or 0) + 1
+        terminal_gb.db.commit()
+        assert formgrader_gb.find_grade("warum", NB, A, STUDENT).manual_score == before  # nbgrader alone: stale
+        lab.fresh_gradebook(settings)
+        assert formgrader_gb.find_grade("warum", NB, A, STUDENT).manual_score == (before or 0) + 1
+        changed.manual_score = before
+        terminal_gb.db.commit()
+    lab.fresh_formgrader_reads()
+    assert getattr(BaseHandler.prepare, "_nn_kurs", False)  # what the extension installs on load
