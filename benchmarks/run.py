@@ -108,8 +108,25 @@ CPU: dict[tuple[str, str], list[float]] = {}
 
 
 def _children_cpu() -> float:
+    """CPU seconds of all ended descendants: killed kernels' orphans are adopted (see :func:`_adopt_orphans`) and
+    reaped here, so their time counts too (a kernel manager kills its kernel, whose own children it never waits for)."""
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        try:
+            pid, _status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            break
+        if pid == 0:
+            time.sleep(0.1)
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
+
+
+def _adopt_orphans() -> None:
+    """Become a child subreaper (Linux): descendants whose parent ends are reparented here, not to init."""
+    import ctypes
+
+    ctypes.CDLL(None).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
 
 
 def timed(way: str, command: list[str], cwd: Path, course: Path, name: str, baseline: Path | None = None) -> float:
@@ -118,7 +135,8 @@ def timed(way: str, command: list[str], cwd: Path, course: Path, name: str, base
     env = dict(os.environ)
     if way.startswith("vorher"):  # the other checkout's package first on the path (kernels get it from there too)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(baseline), env.get("PYTHONPATH")]))
-    start, cpu = time.perf_counter(), _children_cpu()
+    cpu = _children_cpu()  # before the clock starts: it may wait for adopted orphans to end
+    start = time.perf_counter()
     done = subprocess.run(command, cwd=cwd, capture_output=True, text=True, env=env)
     seconds = time.perf_counter() - start
     CPU.setdefault((name, way), []).append(_children_cpu() - cpu)
@@ -139,6 +157,7 @@ def main() -> None:
     )
     parser.add_argument("--ways", default="", help="Auswahl, z. B. nbgrader,course,vorher (Standard: alle)")
     args = parser.parse_args()
+    _adopt_orphans()
     os.environ.setdefault("COURSE_DATA_DIR", str(REPO / "data"))
     names = args.assignments or assignments(REPO)
     per = len(demo.DEMO_STUDENTS)
