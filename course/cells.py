@@ -4,13 +4,15 @@ A graded test cell is a locked code cell with ``grade_id = "test_<task>"``; its
 hidden part sits between the hidden-test markers.  Answer cells hold a solution
 block between the solution markers.  nbgrader's own ``is_grade``/``is_solution``
 decide what a cell is.
+
+Kernels import this module too (:mod:`course.checks` prints :data:`PASS_MARK`): nbgrader is imported only when a
+cell is classified, never in a kernel.  Importing nbgrader loads nbformat, jsonschema and jupyter_server, about
+three CPU seconds per kernel, which every graded submission would pay (``tests/test_course_package.py``).
 """
 
 from __future__ import annotations
 
 import re
-
-from nbgrader.utils import is_grade, is_solution
 
 TEST_PREFIX = "test_"
 BEGIN_HIDDEN, END_HIDDEN = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
@@ -34,11 +36,15 @@ def task_name(grade_id_: str) -> str:
 
 
 def is_answer_cell(cell) -> bool:
+    from nbgrader.utils import is_solution
+
     return is_solution(cell)
 
 
 def is_autograded_test(cell) -> bool:
     """A test cell that nbgrader grades automatically (graded, code, not an answer)."""
+    from nbgrader.utils import is_grade, is_solution
+
     return cell.cell_type == "code" and is_grade(cell) and not is_solution(cell)
 
 

@@ -320,3 +320,29 @@ def test_the_wheel_holds_every_module_and_the_template(tmp_path):
         str(p.relative_to(REPO)) for p in (REPO / "course").rglob("*") if p.is_file() and "__pycache__" not in p.parts
     }
     assert expected <= names, sorted(expected - names)
+
+
+# Every graded submission imports the test vocabulary in a kernel; nbgrader (with nbformat, jsonschema and
+# jupyter_server, about three CPU seconds) belongs to the grading process only.
+KERNEL_MODULES = (
+    "course.checks",
+    "course.aufgaben",
+    "course.aufgaben_05",
+    "course.aufgaben_06",
+    "course.aufgaben_08",
+    "course.trusted",
+    "course.trusted.client",
+    "course.trusted.kernel_side",
+    "course.data",
+    "course.graph",
+)
+
+
+def test_kernel_modules_do_not_import_the_grading_stack():
+    code = (
+        f"import sys\nfor m in {KERNEL_MODULES!r}: __import__(m)\n"
+        "print(sorted({n.split('.')[0] for n in sys.modules} & "
+        "{'nbgrader', 'nbformat', 'nbconvert', 'nbclient', 'jsonschema', 'jupyter_server', 'sqlalchemy'}))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
