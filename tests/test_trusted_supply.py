@@ -62,7 +62,7 @@ def test_a_kernel_started_ahead_serves_one_notebook_once(tmp_path, monkeypatch):
         started = await supply.take(environment, km, IMPORTS)
         again = await supply.take(environment, km, IMPORTS)
         assert started is not None and again is None
-        assert sockets_folder(km.runtime) == started.student_sockets
+        assert sockets_folder(km.runtime).parent == started.student_sockets
         await km.start_kernel()
         kc = km.client()
         kc.start_channels()
@@ -219,3 +219,84 @@ def test_grading_with_kernels_started_ahead_gives_the_demo_points_and_leaves_not
     full = max_points(root, assignment)
     expected = {(s, t): points * (t in solved[s]) for s in answers for t, points in full.items()}
     assert {key: scores[key] for key in expected} == expected
+
+
+A_TESTS = """
+import sys, torch, course.checks
+geheim = werte                      # a name the test cell binds, holding the student's data
+course.checks.MERKER = werte        # state a helper keeps at module level
+torch.set_grad_enabled(False)
+raise ValueError(werte)             # sys.last_value holds it
+"""
+B_PROBE = """
+import sys, torch, course.checks
+print('geheim' in dir(), len(In) <= 2, dict(Out), hasattr(sys, 'last_value'), torch.is_grad_enabled(),
+      hasattr(course.checks, 'MERKER'), werte)
+"""
+
+
+def test_a_kept_kernel_serves_the_next_notebook_as_a_fresh_one(tmp_path, monkeypatch):
+    """After its notebook the kernel handed out is reset and kept: the next student's notebook gets the same
+    process, which reaches the new student's kernel and shows nothing of the last notebook (names, module state,
+    history, exception, autograd mode, connection).  A kernel is kept at most ``max_notebooks`` times, never after
+    the process's last notebook, and never when it was replaced mid-notebook; its folders go with it."""
+    from course.sandbox import sockets_folder
+    from course.sandbox_kernel import SandboxKernelManager
+    from course.trusted.kernel import STUDENT_SIDE, TrustedKernel, TrustedKernelSupply, require_ok, run_silently
+
+    (tmp_path / "data").mkdir()
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("COURSE_DATA_DIR", raising=False)
+    config, environment = environment_of(tmp_path)
+
+    async def notebook(supply, werte: str, cells: str, replace_it: bool = False):
+        """One notebook as SafeExecute grades it: take, start the student's kernel, connect, run, finish."""
+        km = SandboxKernelManager(config=config)
+        started = await supply.take(environment, km, IMPORTS)
+        await km.start_kernel()
+        kc = km.client()
+        kc.start_channels()
+        trusted = TrustedKernel(environment, 60, 20)
+        try:
+            await kc.wait_for_ready(timeout=60)
+            require_ok(await run_silently(kc, f"{STUDENT_SIDE}\nwerte = {werte}"), "Kernel der Abgabe")
+            await trusted.launch(sockets_folder(km.runtime), started)
+            await trusted.connect(km.get_connection_info())
+            await supply.prepare(environment, True, IMPORTS)
+            out = await printed(trusted.kc, cells)
+            if replace_it:
+                await trusted.replace(km.get_connection_info())
+            pid = trusted.km.provisioner.process.pid
+            return started, out, pid
+        finally:
+            await supply.finish(trusted)
+            kc.stop_channels()
+            await km.shutdown_kernel(now=True)
+            await km.cleanup_resources()
+
+    async def run():
+        supply = TrustedKernelSupply(max_notebooks=3)
+        await supply.prepare(environment, True, IMPORTS)
+        first, out_a, pid_a = await notebook(supply, "[1, 2, 3]", A_TESTS)
+        folder = first.student_sockets
+        second, out_b, pid_b = await notebook(supply, "[4]", B_PROBE)
+        third, _, _ = await notebook(supply, "[5]", A_TESTS)  # its third notebook: stopped afterwards
+        gone = not await third.is_alive() and not folder.exists() and supply._next is None
+        # a fresh one is started ahead by the next notebook; replaced mid-notebook, it is not kept
+        fourth, _, _ = await notebook(supply, "[6]", B_PROBE)
+        replaced, _, _ = await notebook(supply, "[7]", B_PROBE, replace_it=True)
+        replaced_gone = not await replaced.is_alive() and supply._next is None
+        # the last notebook of the process: nothing kept
+        await supply.prepare(environment, True, IMPORTS)
+        supply.ahead = False
+        last, _, _ = await notebook(supply, "[8]", B_PROBE)
+        last_gone = not await last.is_alive() and supply._next is None
+        await supply.close()
+        return (out_a, out_b, pid_a == pid_b, second is first, gone, fourth, replaced_gone, last_gone, supply)
+
+    out_a, out_b, same_process, same_kernel, gone, fourth, replaced_gone, last_gone, supply = asyncio.run(run())
+    assert "[1, 2, 3]" in out_a  # the first notebook's test cell saw its student's data
+    assert out_b.split() == "False True {} False True False [4]".split()
+    assert (same_process, same_kernel, gone, replaced_gone, last_gone) == (True,) * 5
+    assert fourth is None  # nothing was ready for the notebook after a retired kernel: it started its own
+    assert supply.reused == 2

@@ -214,8 +214,8 @@ class SafeExecute(Execute):
             await super().async_start_new_kernel(**kwargs)
         except BaseException:
             if self._started_trusted is not None:
-                await stop_manager(self._started_trusted)
                 self._started_trusted = None
+                await self.trusted_supply.finish(None)
             raise
 
     async def async_start_new_kernel_client(self):
@@ -249,8 +249,11 @@ class SafeExecute(Execute):
 
     async def _async_cleanup_kernel(self) -> None:
         try:
-            if getattr(self, "trusted", None) is not None:
-                await self.trusted.stop()
+            trusted = getattr(self, "trusted", None)
+            if self.trusted_supply is not None:  # keeps the kernel it handed out for the next notebook, or stops it
+                await self.trusted_supply.finish(trusted)
+            elif trusted is not None:
+                await trusted.stop()
         finally:
             if self.km is not None:  # nbclient may have cleaned up already (a client that failed to start)
                 await super()._async_cleanup_kernel()

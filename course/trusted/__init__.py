@@ -24,6 +24,7 @@ kernel as plain Python; :mod:`course.testing` has the two helpers that behave th
 from __future__ import annotations
 
 import json
+import sys
 
 
 def setup(info_json: str, deadline: float, first: bool = True) -> None:
@@ -52,6 +53,44 @@ def setup(info_json: str, deadline: float, first: bool = True) -> None:
     names.install(get_ipython(), connection)
 
 
+def reset() -> None:
+    """Run in a trusted kernel between two notebooks (:class:`course.trusted.kernel.TrustedKernelSupply`): forget
+    the last one, so that the next notebook finds the kernel as a fresh one with its modules imported.
+
+    The kernel ran only the course's test cells; gone are the connection to the last student's kernel, the names
+    its test cells bound or took over from the student, what the course's modules kept (:func:`_restore_course_modules`),
+    IPython's history, output cache and last exception, and
+    the generators' states (reseeded as a fresh process seeds them) and torch's autograd mode and default type."""
+    import gc
+    import random
+
+    from IPython import get_ipython
+
+    from course.trusted import client, names
+
+    shell = get_ipython()
+    for transformer in [t for t in shell.ast_transformers if isinstance(t, names.StudentNames)]:
+        shell.ast_transformers.remove(transformer)
+        shell.events.unregister("post_run_cell", transformer.remember_own)
+    if client.connection is not None:
+        client.connection.close()
+        client.connection = None
+    shell.reset(new_session=True)
+    shell.last_execution_result = None
+    _restore_course_modules()
+    for name in ("last_type", "last_value", "last_traceback", "last_exc"):
+        if hasattr(sys, name):
+            delattr(sys, name)
+    random.seed()  # fresh, unpredictable seeds, as a new process has them
+    if (numpy := sys.modules.get("numpy")) is not None:
+        numpy.random.seed()
+    if (torch := sys.modules.get("torch")) is not None:
+        torch.seed()
+        torch.set_grad_enabled(True)
+        torch.set_default_dtype(torch.float32)
+    gc.collect()
+
+
 def preload(modules: list[str]) -> None:
     """Run when a trusted kernel started ahead starts (:class:`course.trusted.kernel.TrustedKernelSupply`): import
     the modules its test cells will import (torch takes seconds), binding no name; one that fails is left to the
@@ -63,3 +102,26 @@ def preload(modules: list[str]) -> None:
             importlib.import_module(name)
         except Exception:
             pass
+    _PRELOADED.update({name: dict(vars(module)) for name, module in _course_modules()})
+
+
+#: The course's modules as :func:`preload` left them (name -> a copy of the module's namespace): :func:`reset`
+#: restores them, so that what a test helper kept at module level (e.g. the student's classes it was given) does
+#: not survive into the next notebook.
+_PRELOADED: dict[str, dict] = {}
+
+
+def _course_modules() -> list[tuple[str, object]]:
+    return [(n, m) for n, m in list(sys.modules.items()) if (n == "course" or n.startswith("course.")) and m]
+
+
+def _restore_course_modules() -> None:
+    """Every course module back to its state after :func:`preload`; one imported since is imported afresh."""
+    for name, module in _course_modules():
+        saved = _PRELOADED.get(name)
+        if saved is None:
+            del sys.modules[name]
+        else:
+            namespace = vars(module)
+            namespace.clear()
+            namespace.update(saved)

@@ -10,8 +10,8 @@ kernel gets its end (:mod:`course.trusted.kernel_side`) before its first cell.
 
 :class:`TrustedKernel` owns all of this for :class:`course.preprocessors.SafeExecute`, which only swaps its
 client in while a test cell runs.  A long-lived grading process (:mod:`course.worker`) gives SafeExecute a
-:class:`TrustedKernelSupply`: the trusted kernel of the next submission starts (and imports what its tests will)
-while the current one is graded; each submission still gets a fresh kernel that nothing ran in before.
+:class:`TrustedKernelSupply`: a trusted kernel started ahead (importing what the tests will) serves one notebook after
+another, reset in between (:func:`course.trusted.reset`); it never ran student code.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import os
 import shutil
 import sys
 import tempfile
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from queue import Empty
 from time import monotonic
@@ -46,6 +46,9 @@ from course.sandbox import (
 #: Run silently in the student's kernel before its first cell.
 STUDENT_SIDE = '__import__("course.trusted.kernel_side", fromlist=["serve"]).serve()'
 SETUP_SECONDS = 60
+#: Run silently in a trusted kernel after its notebook, before it serves the next one.
+RESET = '__import__("course.trusted", fromlist=["reset"]).reset()'
+RESET_SECONDS = 10
 
 
 class KernelStartError(RuntimeError):
@@ -275,31 +278,42 @@ async def stop_manager(km: TrustedKernelManager) -> None:
 class _Started:
     km: TrustedKernelManager
     settings: str
-    student_sockets: Path | None  # the relay folder bound into its sandbox (the next student's, still empty)
+    student_sockets: Path | None  # bound into its sandbox: each student's relay gets a fresh folder inside
+    served: int = 0  # notebooks it served
 
 
 class TrustedKernelSupply:
-    """Trusted kernels started one notebook ahead, for a process that grades many (:mod:`course.worker`).
+    """Trusted kernels for a process that grades many notebooks (:mod:`course.worker`), started ahead and reused.
 
-    While a notebook is graded, the trusted kernel of the next one starts and imports the modules this one's
-    tests import (torch takes seconds); :meth:`take` hands it to the next notebook if that one needs the same
-    settings (:func:`trusted_settings`), else stops it (a fresh kernel is then started as without a supply).
-    A kernel is handed out once, before anything ran in it; nothing of one submission reaches the next.  In the
-    sandbox the trusted kernel sees the folder of the student's relay sockets from its start: the supply makes
-    that folder too, and :meth:`take` lets the next student's kernel manager (not started yet) use it.
+    While a notebook is graded with a fresh trusted kernel, the next one starts and imports the modules this
+    notebook's tests import (torch takes seconds).  :meth:`take` hands it to the next notebook if that one needs
+    the same settings (:func:`trusted_settings`), else stops it (a fresh kernel is then started as without a
+    supply).  After its notebook, :meth:`finish` resets a kernel it handed out (:func:`course.trusted.reset`: the
+    tests' names, the connection, IPython's history, the course modules' state, the generators) and keeps it for
+    the next notebook, at most ``max_notebooks`` times; one that was replaced mid-notebook, does not answer the
+    reset, or whose notebook is the last of the process is stopped.  The trusted kernel never runs student code:
+    it only decodes data and holds references that die with their connection.
+
+    In the sandbox the trusted kernel sees one folder of the grader's from its start; each student's relay puts
+    its sockets into a fresh folder inside it (:meth:`take` moves them there before the student's kernel starts),
+    removed with that student's kernel.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, max_notebooks: int = 25) -> None:
+        self.max_notebooks = max_notebooks
         self._next: _Started | None = None
-        self.ahead = True  # another notebook will follow: start its kernel (the grading process knows)
-        self.handed_out = 0  # kernels started ahead and taken
+        self._lent: _Started | None = None  # handed out to the notebook being graded
+        self.ahead = True  # another notebook will follow: keep or start its kernel (the grading process knows)
+        self.handed_out = 0  # kernels taken (started ahead or kept)
+        self.reused = 0  # kernels kept after a notebook
         self.discarded = 0  # kernels started ahead and stopped unused (other settings, or at the end)
 
     async def take(self, environment: GradingEnvironment, student_km, imports: str) -> TrustedKernelManager | None:
-        """The kernel started ahead for ``environment`` and the tests' ``imports``, or ``None`` (then start one).
+        """The kernel kept or started ahead for ``environment`` and the tests' ``imports``, or ``None`` (then
+        start one).
 
         ``student_km``: the student's kernel manager, before its kernel starts; in the sandbox its relay's sockets
-        move to the folder the kernel started ahead sees."""
+        move into the folder the kernel sees."""
         started, self._next = self._next, None
         if started is None:
             return None
@@ -310,16 +324,21 @@ class TrustedKernelSupply:
             return None
         if runtime is not None:
             old = sockets_folder(runtime)
-            (runtime / SOCKETS_FILE).write_text(str(started.student_sockets))  # removed with the student's runtime
-            student_km.ip = str(started.student_sockets / "kernel")
+            folder = Path(tempfile.mkdtemp(prefix="s", dir=started.student_sockets))
+            (runtime / SOCKETS_FILE).write_text(str(folder))  # removed with the student's runtime
+            student_km.ip = str(folder / "kernel")
             shutil.rmtree(old, ignore_errors=True)
         self.handed_out += 1
+        self._lent = started
         return started.km
 
     async def prepare(self, environment: GradingEnvironment, sandboxed: bool, imports: str) -> None:
-        """Start the next trusted kernel (not waiting for it); a failure only means the next one starts as usual."""
+        """Start the next trusted kernel (not waiting for it), unless the current one will serve it; a failure
+        only means the next one starts as usual."""
         if self._next is not None or not self.ahead:
             return
+        if self._lent is not None and await self._lent.km.is_alive():
+            return  # taken from this supply: reset and kept after its notebook
         modules = imported_modules(imports)
         student_sockets = _new_sockets_folder() if sandboxed else None
         km = None
@@ -336,14 +355,46 @@ class TrustedKernelSupply:
             return
         self._next = _Started(km, trusted_settings(environment, sandboxed, modules), student_sockets)
 
+    async def finish(self, trusted: TrustedKernel | None) -> None:
+        """After a notebook (``trusted``: its trusted kernel, ``None`` if it got none): keep the kernel handed out
+        for it, reset, for the next notebook, or stop it."""
+        lent, self._lent = self._lent, None
+        ours = lent is not None and trusted is not None and trusted.km is lent.km  # not replaced mid-notebook
+        if ours and self.ahead and self._next is None and lent.served + 1 < self.max_notebooks:
+            try:
+                reply = await run_silently(trusted.kc, RESET, RESET_SECONDS)
+                if reply.get("content", {}).get("status") == "aborted":  # queued while an error of a test was handled
+                    reply = await run_silently(trusted.kc, RESET, RESET_SECONDS)
+                require_ok(reply, "Kernel der Tests")
+                kept = await trusted.km.is_alive()
+            except Exception as exc:
+                logging.getLogger(__name__).warning("A trusted kernel could not be reset: %s", exc)
+                kept = False
+            if kept:
+                trusted.kc.stop_channels()
+                trusted.km = trusted.kc = None
+                self._next = replace(lent, served=lent.served + 1)
+                self.reused += 1
+                return
+        try:
+            if trusted is not None:
+                await trusted.stop()
+        finally:
+            if lent is not None:
+                await self._stop(lent)
+
     async def close(self) -> None:
-        """Stop the kernel started ahead (at the end of the grading process)."""
+        """Stop the kernel kept or started ahead (at the end of the grading process)."""
         started, self._next = self._next, None
         if started is not None:
             await self._discard(started)
 
     async def _discard(self, started: _Started) -> None:
         self.discarded += 1
+        await self._stop(started)
+
+    @staticmethod
+    async def _stop(started: _Started) -> None:
         try:
             await stop_manager(started.km)
         finally:
