@@ -58,9 +58,9 @@ def reset() -> None:
     the last one, so that the next notebook finds the kernel as a fresh one with its modules imported.
 
     The kernel ran only the course's test cells; gone are the connection to the last student's kernel, the names
-    its test cells bound or took over from the student, what the course's modules kept (:func:`_restore_course_modules`),
-    IPython's history, output cache and last exception, and
-    the generators' states (reseeded as a fresh process seeds them) and torch's autograd mode and default type."""
+    its test cells bound or took over from the student, what the course's modules kept
+    (:func:`_restore_course_modules`), IPython's history, output cache and last exception, the generators' states
+    (reseeded as a fresh process seeds them) and torch's autograd mode and default type."""
     import gc
     import random
 
