@@ -43,12 +43,30 @@ async def printed(kc, code: str) -> str:
             return msg["content"].get("text") or msg["content"].get("evalue")
 
 
+@contextlib.asynccontextmanager
+async def running_student_kernel(km, werte: str):
+    """Start the student's kernel ``km`` with its end of the channel and ``werte`` bound; yields its client."""
+    from course.trusted.kernel import STUDENT_SIDE, require_ok, run_silently
+
+    await km.start_kernel()
+    kc = km.client()
+    kc.start_channels()
+    try:
+        await kc.wait_for_ready(timeout=60)
+        require_ok(await run_silently(kc, f"{STUDENT_SIDE}\nwerte = {werte}"), "Kernel der Abgabe")
+        yield kc
+    finally:
+        kc.stop_channels()
+        await km.shutdown_kernel(now=True)
+        await km.cleanup_resources()
+
+
 def test_a_kernel_started_ahead_serves_one_notebook_once(tmp_path, monkeypatch):
     """The kernel started ahead answers at once with the tests' modules loaded (no name bound), reaches the next
     student's kernel through the relay folder it was started with, and is never handed out twice."""
     from course.sandbox import sockets_folder
     from course.sandbox_kernel import SandboxKernelManager
-    from course.trusted.kernel import STUDENT_SIDE, TrustedKernel, TrustedKernelSupply, require_ok, run_silently
+    from course.trusted.kernel import TrustedKernel, TrustedKernelSupply
 
     (tmp_path / "data").mkdir()
     monkeypatch.chdir(tmp_path)
@@ -63,22 +81,15 @@ def test_a_kernel_started_ahead_serves_one_notebook_once(tmp_path, monkeypatch):
         again = await supply.take(environment, km, IMPORTS)
         assert started is not None and again is None
         assert sockets_folder(km.runtime).parent == started.student_sockets
-        await km.start_kernel()
-        kc = km.client()
-        kc.start_channels()
         trusted = TrustedKernel(environment, 60, 20)
-        try:
-            await kc.wait_for_ready(timeout=60)
-            require_ok(await run_silently(kc, STUDENT_SIDE + "\nwerte = [1, 2, 3]"), "Kernel der Abgabe")
-            await trusted.launch(sockets_folder(km.runtime), started)
-            assert trusted.km is started  # not replaced by a fresh one
-            await trusted.connect(km.get_connection_info())
-            return await printed(trusted.kc, PROBE), supply.handed_out, supply.discarded
-        finally:
-            await trusted.stop()
-            kc.stop_channels()
-            await km.shutdown_kernel(now=True)
-            await km.cleanup_resources()
+        async with running_student_kernel(km, "[1, 2, 3]"):
+            try:
+                await trusted.launch(sockets_folder(km.runtime), started)
+                assert trusted.km is started  # not replaced by a fresh one
+                await trusted.connect(km.get_connection_info())
+                return await printed(trusted.kc, PROBE), supply.handed_out, supply.discarded
+            finally:
+                await trusted.stop()
 
     found, handed_out, discarded = asyncio.run(run())
     assert found.strip() == "['course.checks', 'torch'] False [1, 2, 3]"
@@ -242,7 +253,7 @@ def test_a_kept_kernel_serves_the_next_notebook_as_a_fresh_one(tmp_path, monkeyp
     the process's last notebook, and never when it was replaced mid-notebook; its folders go with it."""
     from course.sandbox import sockets_folder
     from course.sandbox_kernel import SandboxKernelManager
-    from course.trusted.kernel import STUDENT_SIDE, TrustedKernel, TrustedKernelSupply, require_ok, run_silently
+    from course.trusted.kernel import TrustedKernel, TrustedKernelSupply
 
     (tmp_path / "data").mkdir()
     monkeypatch.chdir(tmp_path)
@@ -253,26 +264,19 @@ def test_a_kept_kernel_serves_the_next_notebook_as_a_fresh_one(tmp_path, monkeyp
         """One notebook as SafeExecute grades it: take, start the student's kernel, connect, run, finish."""
         km = SandboxKernelManager(config=config)
         started = await supply.take(environment, km, IMPORTS)
-        await km.start_kernel()
-        kc = km.client()
-        kc.start_channels()
         trusted = TrustedKernel(environment, 60, 20)
-        try:
-            await kc.wait_for_ready(timeout=60)
-            require_ok(await run_silently(kc, f"{STUDENT_SIDE}\nwerte = {werte}"), "Kernel der Abgabe")
-            await trusted.launch(sockets_folder(km.runtime), started)
-            await trusted.connect(km.get_connection_info())
-            await supply.prepare(environment, True, IMPORTS)
-            out = await printed(trusted.kc, cells)
-            if replace_it:
-                await trusted.replace(km.get_connection_info())
-            pid = trusted.km.provisioner.process.pid
-            return started, out, pid
-        finally:
-            await supply.finish(trusted)
-            kc.stop_channels()
-            await km.shutdown_kernel(now=True)
-            await km.cleanup_resources()
+        async with running_student_kernel(km, werte):
+            try:
+                await trusted.launch(sockets_folder(km.runtime), started)
+                await trusted.connect(km.get_connection_info())
+                await supply.prepare(environment, True, IMPORTS)
+                out = await printed(trusted.kc, cells)
+                if replace_it:
+                    await trusted.replace(km.get_connection_info())
+                pid = trusted.km.provisioner.process.pid
+                return started, out, pid
+            finally:
+                await supply.finish(trusted)
 
     async def run():
         supply = TrustedKernelSupply(max_notebooks=3)

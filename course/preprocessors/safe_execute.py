@@ -39,7 +39,6 @@ from course.trusted.kernel import (
     TrustedKernelSupply,
     require_ok,
     run_silently,
-    stop_manager,
 )
 
 KERNEL_DIED = (
@@ -240,9 +239,7 @@ class SafeExecute(Execute):
             await self.trusted.connect(self.km.get_connection_info(), test_imports(self.nb))
             if self.trusted_supply is not None:  # the next notebook's, while this one runs
                 await self.trusted_supply.prepare(environment, runtime is not None, test_imports(self.nb))
-        except BaseException:
-            if started_trusted is not None and (self.trusted is None or self.trusted.km is not started_trusted):
-                await stop_manager(started_trusted)
+        except BaseException:  # the supply stops the kernel it handed out, used or not
             await self._async_cleanup_kernel()
             raise
         return kc
