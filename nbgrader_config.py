@@ -53,6 +53,7 @@ c.Autograde.autograde_preprocessors = [
 ]
 c.Execute.timeout = 120  # seconds per cell; then the kernel is interrupted and grading goes on
 c.Execute.interrupt_on_timeout = True
+c.SafeExecute.idle_timeout = 15  # seconds a cell may only wait (no CPU in the kernel's processes); then as timeout
 c.SafeExecute.submission_timeout = 900  # seconds for the whole notebook
 c.SafeExecute.request_timeout = 60  # seconds per call a test cell makes into the student's kernel (< timeout)
 c.SafeExecute.max_output_chars = 200_000

@@ -3,6 +3,7 @@
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -12,11 +13,42 @@ from nbformat.v4 import new_code_cell, new_output
 
 from course import cells, sandbox
 from course.grading import FailureKind, Worker, precheck
+from course.kernel_activity import IdleWatch
 from course.layout import CourseError
 from course.preprocessors.check_submitted_files import SubmissionRejected, check_folder, special_files
 from course.preprocessors.safe_execute import cap_outputs, size
 from course.preprocessors.sanitize_student_html import inert_markdown, inert_output
 from course.worker import classify
+
+
+def test_idle_watch_tells_waiting_from_working():
+    """A process tree that only sleeps is waiting; one that computes, or whose child computes while it waits for
+    the child (a DataLoader's workers, a subprocess), is working; a process that is gone is not judged."""
+    spin = "import time\nend = time.time() + 30\nwhile time.time() < end: pass"
+    started = {
+        "schlaeft": [sys.executable, "-c", "import time; time.sleep(30)"],
+        "rechnet": [sys.executable, "-c", spin],
+        "kind_rechnet": [
+            sys.executable,
+            "-c",
+            f"import subprocess, sys; subprocess.run([sys.executable, '-c', {spin!r}])",
+        ],
+        "beendet": [sys.executable, "-c", "pass"],
+    }
+    processes = {name: subprocess.Popen(argv) for name, argv in started.items()}
+    try:
+        watches = {name: IdleWatch(p.pid) for name, p in processes.items()}
+        processes["beendet"].wait()
+        idle = {}
+        for _ in range(4):  # the first look may still see the start-up of the interpreters
+            time.sleep(0.5)
+            idle = {name: watch.idle_seconds() for name, watch in watches.items()}
+        assert idle["schlaeft"] >= 0.9, idle
+        assert idle["rechnet"] == idle["kind_rechnet"] == idle["beendet"] == 0.0, idle
+    finally:
+        for process in processes.values():
+            process.kill()
+            process.wait()
 
 
 def test_special_files_finds_links_fifos_and_linked_folders(tmp_path):

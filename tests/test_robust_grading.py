@@ -58,6 +58,8 @@ async def flood(stream, ident, parent):
         await asyncio.sleep(0.01)
 kernel.shell_handlers["execute_request"] = flood
 """
+#: ipykernel's own output thread uses isinstance: the kernel stops sending (it waits, forever, for its flushes)
+BREAKS_MESSAGING = "import builtins\nbuiltins.isinstance = lambda *args: True\ndef zwei(x):\n    return 2 * x"
 DISPLAY_UPDATES = """from IPython.display import display
 handle = display("start", display_id=True)
 for i in range(300):
@@ -89,6 +91,13 @@ CASES = {
     "endlosschleife": ({"zwei": "while True:\n    pass"}, None, {**FULL, "zwei": 0}),
     "os_exit": ({"zwei": "import os\nos._exit(1)"}, None, {**FULL, "zwei": 0, "drei": 0}),
     "segfault": ({"zwei": "import ctypes\nctypes.string_at(0)"}, None, {**FULL, "zwei": 0, "drei": 0}),
+    # a kernel that only waits is interrupted after `idle_timeout`; one whose messaging the cell broke ends there
+    "schlaeft": (
+        {"zwei": "import time\ntime.sleep(10**6)\n" + "def zwei(x):\n    return 2 * x"},
+        None,
+        {**FULL, "zwei": 0},
+    ),
+    "isinstance_ersetzt": ({"zwei": BREAKS_MESSAGING}, None, {**FULL, "zwei": 0, "drei": 0}),
     "speicher_30gb": ({"zwei": "x = bytearray(30 * 1024**3)"}, None, {**FULL, "zwei": 0}),
     "sys_exit": ({"zwei": "import sys\nsys.exit()"}, None, {**FULL, "zwei": 0}),
     "systemexit": ({"zwei": "raise SystemExit(3)"}, None, {**FULL, "zwei": 0}),
@@ -227,7 +236,7 @@ def probe_course(tmp: Path, cases: dict, extra_config: str = "c.Execute.timeout 
 @pytest.fixture(scope="module")
 def course_root(tmp_path_factory):
     cases = {**CASES, **{student: ({}, tamper) for student, tamper in BROKEN.items()}}
-    config = "c.Execute.timeout = 10\nc.SafeExecute.submission_timeout = 60"
+    config = "c.Execute.timeout = 10\nc.SafeExecute.submission_timeout = 60\nc.SafeExecute.idle_timeout = 4"
     return probe_course(tmp_path_factory.mktemp("robust"), cases, config)
 
 
@@ -256,6 +265,23 @@ def test_dead_kernel_is_explained_in_the_autograded_notebook(course_root, graded
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
     assert any("Kernel ist in dieser Zelle abgestürzt" in e.evalue for e in errors)
     assert any("Nicht ausgeführt" in e.evalue for e in errors)
+
+
+def cell_errors(root: Path, student: str) -> list:
+    nb = nbformat.read(root / "autograded" / student / A / "probe.ipynb", as_version=4)
+    return [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
+
+
+def test_a_waiting_kernel_is_interrupted_before_its_timeout(course_root, graded):
+    """A cell that only waits ends after ``idle_timeout`` (4 s) with its own message, not at ``timeout`` (10 s); a
+    busy loop is not waiting and runs to its timeout; a kernel that cannot even be interrupted ends the notebook."""
+    sleeping = [e.evalue for e in cell_errors(course_root, "schlaeft")]
+    assert any("4 s lang nur gewartet" in e for e in sleeping), sleeping
+    assert not any("KeyboardInterrupt" in e or "Nicht ausgeführt" in e for e in sleeping)  # later cells ran
+    busy = [e.evalue for e in cell_errors(course_root, "endlosschleife")]
+    assert busy and not any("gewartet" in e for e in busy), busy
+    broken = {e.ename: e.evalue for e in cell_errors(course_root, "isinstance_ersetzt")}
+    assert "nur gewartet" in broken.get("KernelHängt", "") and "NichtAusgeführt" in broken, broken
 
 
 def test_output_floods_are_capped(course_root, graded):

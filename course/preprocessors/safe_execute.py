@@ -8,6 +8,9 @@
   the student: the submission fails loudly instead of being graded 0.
 - Every wait has a wall-clock deadline: each cell its ``timeout``, the whole
   submission ``submission_timeout`` (cells after it are not run, with a message).
+  A cell whose kernel only waits (no CPU in its whole process tree for
+  ``idle_timeout`` seconds: a sleep, a deadlock, messaging the student's code broke)
+  is interrupted then, like a timeout, instead of at its deadline.
 - Output is capped per cell and per notebook, whatever its kind (streams, display
   data and updates, errors, comm messages); widget state is never stored.
 - Graded test cells run in a second, trusted kernel that never runs student code
@@ -30,6 +33,7 @@ from traitlets import Bool, Dict, Integer
 
 from course.cells import PASS_MARK, is_autograded_test
 from course.grading_environment import GradingEnvironment
+from course.kernel_activity import IdleWatch
 from course.sandbox import sockets_folder
 from course.sandbox_kernel import SandboxKernelManager
 from course.trusted.kernel import (
@@ -64,6 +68,18 @@ TEST_ABORTED = (
     "Dieser Test wurde abgebrochen, weil er länger lief, als die Bewertung erlaubt (zum Beispiel, weil dein Code "
     "in einer Endlosschleife steckte). Dieser Test zählt als nicht bestanden."
 )
+CELL_IDLE = (
+    "Die Zelle wurde abgebrochen, weil dein Kernel in ihr {seconds} s lang nur gewartet hat, ohne zu rechnen "
+    "(zum Beispiel durch time.sleep, ein Warten auf etwas, das nie kommt, oder weil dein Code Teile von Python "
+    "selbst ersetzt hat, etwa builtins.isinstance)."
+)
+KERNEL_IDLE_STUCK = (
+    "Der Python-Kernel reagiert in dieser Zelle nicht mehr: er hat {seconds} s lang nur gewartet, ohne zu rechnen, "
+    "und ließ sich nicht unterbrechen (zum Beispiel, weil dein Code Teile von Python selbst ersetzt hat, etwa "
+    "builtins.isinstance). Die Zellen davor sind bewertet; diese und alle folgenden Zellen wurden nicht ausgeführt."
+)
+#: After an interrupt for waiting, the seconds a kernel has to answer before it counts as stuck.
+AFTER_INTERRUPT = 5
 CELL_TIMEOUT = (
     "Die Zelle wurde abgebrochen, weil sie länger lief, als die Bewertung erlaubt (zum Beispiel durch eine "
     "Endlosschleife)."
@@ -146,6 +162,12 @@ class SafeExecute(Execute):
         60, help="Wall-clock seconds the student's kernel has to answer one request of a test cell."
     ).tag(config=True)
 
+    idle_timeout = Integer(
+        15,
+        help="Seconds a cell of the student's kernel may run while the kernel and every process it started use "
+        "(almost) no CPU; then the cell is interrupted like a timeout. 0: off (only ``timeout`` ends a cell).",
+    ).tag(config=True)
+
     def __init__(self, **kwargs):
         kwargs["kernel_manager_class"] = SandboxKernelManager  # nbgrader's Execute sets its own default
         kwargs.setdefault("store_widget_state", False)
@@ -156,6 +178,8 @@ class SafeExecute(Execute):
 
     def preprocess(self, nb, resources=None, km=None):
         self._current_cell = None
+        self._idle_cells: set[int] = set()  # cells interrupted because their kernel only waited
+        self._lost_idle = False  # ... and then did not answer the interrupt
         self._deadline = monotonic() + self.submission_timeout
         self._output_chars: dict[int, int] = {}
         self._notebook_chars = 0
@@ -169,7 +193,10 @@ class SafeExecute(Execute):
                 raise KernelStartError(f"Der Bewertungs-Kernel ließ sich nicht starten: {exc}") from exc
             self.log.warning("Kernel lost in cell %s: %s", self._current_cell, exc)
             # nbclient says DeadKernelError when the process is gone; otherwise it stopped answering
-            if isinstance(exc, DeadKernelError):
+            if self._lost_idle:
+                reason = KERNEL_IDLE_STUCK.format(seconds=self.idle_timeout)
+                mark_not_run(nb, self._current_cell, "KernelHängt", reason)
+            elif isinstance(exc, DeadKernelError):
                 mark_not_run(nb, self._current_cell, "KernelAbgestürzt", KERNEL_DIED)
             else:
                 mark_not_run(nb, self._current_cell, "KernelHängt", KERNEL_STUCK)
@@ -186,6 +213,10 @@ class SafeExecute(Execute):
             cell, resources = self._run_trusted(cell, resources, index)
         else:
             cell, resources = super().preprocess_cell(cell, resources, index)
+            if index in self._idle_cells:  # its KeyboardInterrupt came from the grader, not from the student
+                message = CELL_IDLE.format(seconds=self.idle_timeout)
+                outputs = [o for o in cell.outputs if o.get("output_type") != "error"]
+                cell.outputs = [*outputs, _error("Zeitüberschreitung", message)]
         if is_autograded_test(cell) and self.only_errors_and_pass_lines:
             cell.outputs = test_outputs(cell.outputs)
         cell.outputs = cap_outputs(cell.outputs, self.max_output_chars, index in self._truncated)
@@ -198,6 +229,36 @@ class SafeExecute(Execute):
         timeout = super()._get_timeout(cell)
         remaining = max(1, int(self._remaining()))
         return remaining if timeout is None else min(timeout, remaining)
+
+    async def _async_poll_kernel_alive(self) -> None:
+        """nbclient's check, once a second while a cell runs, that the kernel is alive; for the student's kernel
+        also whether it only waits: after ``idle_timeout`` s it is interrupted, and if it then stays silent and idle
+        for :data:`AFTER_INTERRUPT` s more, the notebook ends as with a stuck kernel."""
+        trusted = getattr(self, "trusted", None)
+        process = getattr(getattr(self.km, "provisioner", None), "process", None)
+        if not self.idle_timeout or process is None or (trusted is not None and self.kc is trusted.kc):
+            return await super()._async_poll_kernel_alive()
+        watch, interrupted = IdleWatch(process.pid), False
+        while True:
+            await asyncio.sleep(1)
+            try:
+                await self._async_check_alive()
+            except DeadKernelError:
+                self.task_poll_for_reply.cancel()
+                return
+            idle = watch.idle_seconds()
+            if not interrupted and idle >= self.idle_timeout:
+                self.log.warning(
+                    "Cell %s: the kernel has only waited for %.0f s; interrupting", self._current_cell, idle
+                )
+                self._idle_cells.add(self._current_cell)
+                interrupted = True
+                await self.km.interrupt_kernel()
+                watch.restart()
+            elif interrupted and idle >= AFTER_INTERRUPT:
+                self._lost_idle = True
+                self.task_poll_for_reply.cancel()
+                return
 
     #: Trusted kernels started ahead; set once by a process that grades many notebooks (:mod:`course.worker`).
     trusted_supply: TrustedKernelSupply | None = None
