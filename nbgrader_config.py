@@ -54,6 +54,18 @@ c.Autograde.autograde_preprocessors = [
 c.Execute.timeout = 120  # seconds per cell; then the kernel is interrupted and grading goes on
 c.Execute.interrupt_on_timeout = True
 c.SafeExecute.idle_timeout = 15  # seconds a cell may only wait (no CPU in the kernel's processes); then as timeout
+# CPU seconds per cell (kernel and its child processes): unlike the wall-clock timeout above, a loaded machine does
+# not use it up sooner. About 10x the slowest cell of the reference solution (1.2-3 s when graded), at least 30 s.
+c.SafeExecute.cpu_timeout = {
+    "01_neuronen": 30,
+    "02_aktivierung": 30,
+    "03_netze": 30,
+    "04_fehlerfunktion": 30,
+    "05_training": 60,
+    "06_mnist": 60,
+    "07_kettenregel": 30,
+    "08_micrograd": 60,
+}
 c.SafeExecute.submission_timeout = 900  # seconds for the whole notebook
 c.SafeExecute.request_timeout = 60  # seconds per call a test cell makes into the student's kernel (< timeout)
 c.SafeExecute.max_output_chars = 200_000

@@ -5,6 +5,10 @@ student's code broke, e.g. by replacing ``builtins.isinstance``) looks from outs
 no reply yet.  What tells them apart is the CPU: the kernel, the sandbox's wrapper and every process the cell started
 (DataLoader workers, subprocesses) together use almost none while they only wait.  :class:`IdleWatch` measures
 that, so that :class:`course.preprocessors.safe_execute.SafeExecute` can end such a cell long before its timeout.
+
+The same sum bounds what a cell may compute (:meth:`ProcessTreeWatch.cpu_seconds`): CPU time, unlike the cell's
+wall-clock timeout, does not run out faster on a loaded machine, so a tight CPU budget ends an endless loop early
+without failing right answers when many submissions are graded at once.
 """
 
 from __future__ import annotations
@@ -36,12 +40,20 @@ def tree_cpu_seconds(pid: int) -> float | None:
     return total
 
 
-class IdleWatch:
-    """How long the process tree of ``pid`` has been waiting (using less than :data:`IDLE_SHARE` of a core)."""
+class ProcessTreeWatch:
+    """The CPU the process tree of ``pid`` used since the watch began, and how long it has been waiting (using less
+    than :data:`IDLE_SHARE` of a core)."""
 
     def __init__(self, pid: int, share: float = IDLE_SHARE):
         self.pid, self.share = pid, share
         self.restart()
+        self._start_cpu, self._last_cpu = self._cpu, self._cpu
+
+    def cpu_seconds(self) -> float:
+        """CPU seconds the tree used since the watch began (as of the last :meth:`idle_seconds`)."""
+        if self._start_cpu is None or self._last_cpu is None:
+            return 0.0
+        return max(0.0, self._last_cpu - self._start_cpu)
 
     def restart(self) -> None:
         """Start a new waiting period now."""
@@ -50,6 +62,8 @@ class IdleWatch:
     def idle_seconds(self) -> float:
         """Seconds the tree has been waiting: 0 right after it used CPU, or when it cannot be measured."""
         now, cpu = monotonic(), tree_cpu_seconds(self.pid)
+        if cpu is not None:
+            self._last_cpu = cpu
         if cpu is None or self._cpu is None or not 0 <= cpu - self._cpu <= self.share * (now - self._since) + 0.05:
             self._since, self._cpu = now, cpu  # it worked (or the tree changed): a new period starts
             return 0.0

@@ -13,7 +13,7 @@ from nbformat.v4 import new_code_cell, new_output
 
 from course import cells, sandbox
 from course.grading import FailureKind, Worker, precheck
-from course.kernel_activity import IdleWatch
+from course.kernel_activity import ProcessTreeWatch
 from course.layout import CourseError
 from course.preprocessors.check_submitted_files import SubmissionRejected, check_folder, special_files
 from course.preprocessors.safe_execute import cap_outputs, size
@@ -37,7 +37,7 @@ def test_idle_watch_tells_waiting_from_working():
     }
     processes = {name: subprocess.Popen(argv) for name, argv in started.items()}
     try:
-        watches = {name: IdleWatch(p.pid) for name, p in processes.items()}
+        watches = {name: ProcessTreeWatch(p.pid) for name, p in processes.items()}
         processes["beendet"].wait()
         idle = {}
         for _ in range(4):  # the first look may still see the start-up of the interpreters
@@ -45,6 +45,8 @@ def test_idle_watch_tells_waiting_from_working():
             idle = {name: watch.idle_seconds() for name, watch in watches.items()}
         assert idle["schlaeft"] >= 0.9, idle
         assert idle["rechnet"] == idle["kind_rechnet"] == idle["beendet"] == 0.0, idle
+        used = {name: watch.cpu_seconds() for name, watch in watches.items()}
+        assert used["rechnet"] >= 1.0 and used["kind_rechnet"] >= 1.0 and used["schlaeft"] < 0.2, used
     finally:
         for process in processes.values():
             process.kill()

@@ -284,6 +284,31 @@ def test_a_waiting_kernel_is_interrupted_before_its_timeout(course_root, graded)
     assert "nur gewartet" in broken.get("KernelHängt", "") and "NichtAusgeführt" in broken, broken
 
 
+def test_a_cells_cpu_budget_ends_endless_loops_whatever_the_load(tmp_path):
+    """``cpu_timeout`` counts CPU seconds of the kernel's processes, not wall-clock time: an endless loop ends
+    after 2 s of CPU, long before its wall-clock timeout (300 s), with its own message; a sleep is ended by
+    ``idle_timeout``; the interrupts come from the grader, so later cells run as usual."""
+    from nbformat.v4 import new_notebook
+
+    from course.preprocessors.safe_execute import SafeExecute
+
+    nb = new_notebook(
+        cells=[
+            new_code_cell("while True:\n    pass"),
+            new_code_cell("import subprocess, sys\nsubprocess.run([sys.executable, '-c', 'while True: pass'])"),
+            new_code_cell("import time\ntime.sleep(10**6)"),
+            new_code_cell("x = 41\nx + 1"),
+        ]
+    )
+    execute = SafeExecute(timeout=300, idle_timeout=3, cpu_timeout={"cpu": 2, "*": 0}, trusted_tests=False)
+    execute.preprocess(nb, {"metadata": {"path": str(tmp_path)}, "nbgrader": {"assignment": "cpu"}})
+    errors = [[o.evalue for o in c.outputs if o.output_type == "error"] for c in nb.cells]
+    assert "mehr als 2 s Rechenzeit" in " ".join(errors[0]), errors
+    assert "mehr als 2 s Rechenzeit" in " ".join(errors[1]), errors  # the child process's CPU counts, too
+    assert "3 s lang nur gewartet" in " ".join(errors[2]), errors
+    assert not errors[3] and nb.cells[3].outputs[0]["data"]["text/plain"] == "42"
+
+
 def test_output_floods_are_capped(course_root, graded):
     for student in ("ausgabeflut", "riesenbild", "riesenfehler", "anzeige_updates"):
         size = (course_root / "autograded" / student / A / "probe.ipynb").stat().st_size

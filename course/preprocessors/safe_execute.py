@@ -10,7 +10,9 @@
   submission ``submission_timeout`` (cells after it are not run, with a message).
   A cell whose kernel only waits (no CPU in its whole process tree for
   ``idle_timeout`` seconds: a sleep, a deadlock, messaging the student's code broke)
-  is interrupted then, like a timeout, instead of at its deadline.
+  is interrupted then, like a timeout, instead of at its deadline; so is a cell whose
+  process tree used up its CPU budget (``cpu_timeout``, per assignment), which a
+  loaded machine does not shorten.
 - Output is capped per cell and per notebook, whatever its kind (streams, display
   data and updates, errors, comm messages); widget state is never stored.
 - Graded test cells run in a second, trusted kernel that never runs student code
@@ -33,7 +35,7 @@ from traitlets import Bool, Dict, Integer
 
 from course.cells import PASS_MARK, is_autograded_test
 from course.grading_environment import GradingEnvironment
-from course.kernel_activity import IdleWatch
+from course.kernel_activity import ProcessTreeWatch
 from course.sandbox import sockets_folder
 from course.sandbox_kernel import SandboxKernelManager
 from course.trusted.kernel import (
@@ -73,12 +75,17 @@ CELL_IDLE = (
     "(zum Beispiel durch time.sleep, ein Warten auf etwas, das nie kommt, oder weil dein Code Teile von Python "
     "selbst ersetzt hat, etwa builtins.isinstance)."
 )
-KERNEL_IDLE_STUCK = (
-    "Der Python-Kernel reagiert in dieser Zelle nicht mehr: er hat {seconds} s lang nur gewartet, ohne zu rechnen, "
-    "und ließ sich nicht unterbrechen (zum Beispiel, weil dein Code Teile von Python selbst ersetzt hat, etwa "
-    "builtins.isinstance). Die Zellen davor sind bewertet; diese und alle folgenden Zellen wurden nicht ausgeführt."
+CELL_CPU = (
+    "Die Zelle wurde abgebrochen, weil sie mehr als {seconds} s Rechenzeit gebraucht hat, mehr als die Bewertung "
+    "für eine Zelle dieses Notebooks erlaubt (zum Beispiel durch eine Endlosschleife)."
 )
-#: After an interrupt for waiting, the seconds a kernel has to answer before it counts as stuck.
+KERNEL_WATCH_STUCK = (
+    "Der Python-Kernel reagiert in dieser Zelle nicht mehr: {why} und ließ sich danach nicht unterbrechen (zum "
+    "Beispiel, weil dein Code Teile von Python selbst ersetzt hat, etwa builtins.isinstance, oder "
+    "KeyboardInterrupt abfängt). Die Zellen davor sind bewertet; diese und alle folgenden Zellen wurden nicht "
+    "ausgeführt."
+)
+#: After an interrupt for waiting or computing too long, the seconds a kernel has to answer before it is stuck.
 AFTER_INTERRUPT = 5
 CELL_TIMEOUT = (
     "Die Zelle wurde abgebrochen, weil sie länger lief, als die Bewertung erlaubt (zum Beispiel durch eine "
@@ -167,6 +174,12 @@ class SafeExecute(Execute):
         help="Seconds a cell of the student's kernel may run while the kernel and every process it started use "
         "(almost) no CPU; then the cell is interrupted like a timeout. 0: off (only ``timeout`` ends a cell).",
     ).tag(config=True)
+    cpu_timeout = Dict(
+        {},
+        help="CPU seconds a cell of the student's kernel may use (kernel and every process it started), per "
+        "assignment ({'01_neuronen': 20}; '*' for the others); then the cell is interrupted like a timeout. Unlike "
+        "``timeout`` (wall clock) it does not run out sooner on a loaded machine. Missing: no CPU budget.",
+    ).tag(config=True)
 
     def __init__(self, **kwargs):
         kwargs["kernel_manager_class"] = SandboxKernelManager  # nbgrader's Execute sets its own default
@@ -178,8 +191,10 @@ class SafeExecute(Execute):
 
     def preprocess(self, nb, resources=None, km=None):
         self._current_cell = None
-        self._idle_cells: set[int] = set()  # cells interrupted because their kernel only waited
-        self._lost_idle = False  # ... and then did not answer the interrupt
+        self._interrupted: dict[int, str] = {}  # cells the watch interrupted -> why (German)
+        self._lost_after_interrupt: str | None = None  # ... and the kernel did not answer: why
+        assignment = (resources or {}).get("nbgrader", {}).get("assignment")
+        self._cpu_budget = self.cpu_timeout.get(assignment, self.cpu_timeout.get("*"))
         self._deadline = monotonic() + self.submission_timeout
         self._output_chars: dict[int, int] = {}
         self._notebook_chars = 0
@@ -193,8 +208,8 @@ class SafeExecute(Execute):
                 raise KernelStartError(f"Der Bewertungs-Kernel ließ sich nicht starten: {exc}") from exc
             self.log.warning("Kernel lost in cell %s: %s", self._current_cell, exc)
             # nbclient says DeadKernelError when the process is gone; otherwise it stopped answering
-            if self._lost_idle:
-                reason = KERNEL_IDLE_STUCK.format(seconds=self.idle_timeout)
+            if self._lost_after_interrupt:
+                reason = KERNEL_WATCH_STUCK.format(why=self._lost_after_interrupt)
                 mark_not_run(nb, self._current_cell, "KernelHängt", reason)
             elif isinstance(exc, DeadKernelError):
                 mark_not_run(nb, self._current_cell, "KernelAbgestürzt", KERNEL_DIED)
@@ -213,8 +228,8 @@ class SafeExecute(Execute):
             cell, resources = self._run_trusted(cell, resources, index)
         else:
             cell, resources = super().preprocess_cell(cell, resources, index)
-            if index in self._idle_cells:  # its KeyboardInterrupt came from the grader, not from the student
-                message = CELL_IDLE.format(seconds=self.idle_timeout)
+            if index in self._interrupted:  # its KeyboardInterrupt came from the grader, not from the student
+                message = self._interrupted[index]
                 outputs = [o for o in cell.outputs if o.get("output_type") != "error"]
                 cell.outputs = [*outputs, _error("Zeitüberschreitung", message)]
         if is_autograded_test(cell) and self.only_errors_and_pass_lines:
@@ -232,13 +247,15 @@ class SafeExecute(Execute):
 
     async def _async_poll_kernel_alive(self) -> None:
         """nbclient's check, once a second while a cell runs, that the kernel is alive; for the student's kernel
-        also whether it only waits: after ``idle_timeout`` s it is interrupted, and if it then stays silent and idle
-        for :data:`AFTER_INTERRUPT` s more, the notebook ends as with a stuck kernel."""
+        also whether it only waits (``idle_timeout``) or used up its CPU budget (``cpu_timeout``): then it is
+        interrupted, and if the cell has not ended :data:`AFTER_INTERRUPT` s later, the notebook ends as with a
+        stuck kernel."""
         trusted = getattr(self, "trusted", None)
         process = getattr(getattr(self.km, "provisioner", None), "process", None)
-        if not self.idle_timeout or process is None or (trusted is not None and self.kc is trusted.kc):
+        watching = self.idle_timeout or self._cpu_budget
+        if not watching or process is None or (trusted is not None and self.kc is trusted.kc):
             return await super()._async_poll_kernel_alive()
-        watch, interrupted = IdleWatch(process.pid), False
+        watch, interrupted_at = ProcessTreeWatch(process.pid), None
         while True:
             await asyncio.sleep(1)
             try:
@@ -247,18 +264,24 @@ class SafeExecute(Execute):
                 self.task_poll_for_reply.cancel()
                 return
             idle = watch.idle_seconds()
-            if not interrupted and idle >= self.idle_timeout:
-                self.log.warning(
-                    "Cell %s: the kernel has only waited for %.0f s; interrupting", self._current_cell, idle
-                )
-                self._idle_cells.add(self._current_cell)
-                interrupted = True
-                await self.km.interrupt_kernel()
-                watch.restart()
-            elif interrupted and idle >= AFTER_INTERRUPT:
-                self._lost_idle = True
-                self.task_poll_for_reply.cancel()
-                return
+            if interrupted_at is not None:
+                if monotonic() - interrupted_at >= AFTER_INTERRUPT:
+                    self._lost_after_interrupt = self._why_interrupted
+                    self.task_poll_for_reply.cancel()
+                    return
+                continue
+            if self.idle_timeout and idle >= self.idle_timeout:
+                message = CELL_IDLE.format(seconds=self.idle_timeout)
+                self._why_interrupted = f"er hat {self.idle_timeout} s lang nur gewartet, ohne zu rechnen,"
+            elif self._cpu_budget and watch.cpu_seconds() >= self._cpu_budget:
+                message = CELL_CPU.format(seconds=self._cpu_budget)
+                self._why_interrupted = f"er hat mehr als {self._cpu_budget} s Rechenzeit gebraucht"
+            else:
+                continue
+            self.log.warning("Cell %s: %s; interrupting", self._current_cell, self._why_interrupted)
+            self._interrupted[self._current_cell] = message
+            interrupted_at = monotonic()
+            await self.km.interrupt_kernel()
 
     #: Trusted kernels started ahead; set once by a process that grades many notebooks (:mod:`course.worker`).
     trusted_supply: TrustedKernelSupply | None = None
