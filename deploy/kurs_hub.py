@@ -449,7 +449,19 @@ def _user_env() -> None:
     so the environment is complete in itself: the grading sandbox mounts exactly sys.prefix and the Python
     installation. It shares share/ and etc/ of the checkout's .venv (JupyterLab, extensions, server
     configuration) and carries copies of its scripts with this venv's interpreter in the #! line.
+
+    Two set-ups at once (two hubs of one checkout, two test modules) build it one after the other (a file lock);
+    the stamp goes before a rebuild starts, so a build that was interrupted is never taken for a finished one.
     """
+    import fcntl
+
+    PYTHON_CACHE.mkdir(parents=True, exist_ok=True)
+    with open(PYTHON_CACHE / f"{user_env().name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        _build_user_env()
+
+
+def _build_user_env() -> None:
     env = user_env()
     site = env / "lib" / PYVER / "site-packages"
     source = VENV / "lib" / PYVER / "site-packages"
@@ -459,6 +471,7 @@ def _user_env() -> None:
     stamp = f"{source.stat().st_mtime_ns} {installed.stat().st_mtime_ns if installed.exists() else 0}"
     if (env / ".stand").exists() and (env / ".stand").read_text() == stamp:
         return
+    (env / ".stand").unlink(missing_ok=True)
     if not (env / "bin" / "python").exists():
         _run([str(python), "-m", "venv", "--without-pip", str(env)], env={**os.environ, **user_environment()})
     if site.exists():

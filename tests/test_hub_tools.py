@@ -4,6 +4,7 @@ JupyterLab's terminal is a login shell; Debian's /etc/profile sets PATH anew, so
 environment would be gone. `make hub` writes `deploy/kurs_hub.PROFILE_SNIPPET` to /etc/profile.d.
 """
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -81,3 +82,23 @@ def test_instructors_may_restart_students_servers(tmp_path, monkeypatch):
     assert config.JupyterHub.load_groups["students"]["users"] == ["anna", "ben", "carla"]
     assert config.Authenticator.allowed_users == {"anna", "ben", "carla", "lehrende"}
     assert not config.Authenticator.admin_users
+
+
+def test_setups_at_once_build_one_working_user_environment(tmp_path):
+    """`kurs_hub setup` run several times at once (two hubs, two test modules) builds the users' environment one
+    after the other (a file lock): without it, one set-up removes site-packages while another links it."""
+    env = {**os.environ, "NNKURS_HUB_PYTHON_CACHE": str(tmp_path / "cache")}
+    build = [sys.executable, "-c", f"import sys; sys.path.insert(0, {str(REPO / 'deploy')!r}); import kurs_hub; "
+             "kurs_hub._user_env()"]  # fmt: skip
+    first = subprocess.run(build, env=env, check=False)  # the Python copy, shared by all; then three rebuilds
+    assert first.returncode == 0
+    (user_env,) = (tmp_path / "cache").glob("umgebung-*/")
+    (user_env / ".stand").unlink()
+    runs = [subprocess.Popen(build, env=env, stderr=subprocess.PIPE, text=True) for _ in range(3)]
+    assert all(run.wait(timeout=600) == 0 for run in runs), [run.stderr.read()[-2000:] for run in runs]
+    assert (user_env / ".stand").exists()
+    check = subprocess.run(
+        [user_env / "bin" / "python", "-c", "import soupsieve, nbgrader, course; print('ok')"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert check.stdout.strip() == "ok", check.stderr[-2000:]
