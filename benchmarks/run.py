@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import shutil
 import statistics
 import subprocess
@@ -38,6 +37,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from synthetic import CpuSampler  # benchmarks/ is on sys.path when run as a script
 
 from course import demo, publish
 from course.layout import assignments
@@ -103,30 +104,8 @@ def commands(course: Path, plain: Path, name: str, before: Path | None = None) -
     }
 
 
-#: CPU seconds of each command and all it waited for (kernels included), by (notebook, way), in order.
+#: CPU seconds of each command and all it started (sandboxed kernels included), by (notebook, way), in order.
 CPU: dict[tuple[str, str], list[float]] = {}
-
-
-def _children_cpu() -> float:
-    """CPU seconds of all ended descendants: killed kernels' orphans are adopted (see :func:`_adopt_orphans`) and
-    reaped here, so their time counts too (a kernel manager kills its kernel, whose own children it never waits for)."""
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
-        try:
-            pid, _status = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
-            break
-        if pid == 0:
-            time.sleep(0.1)
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
-
-
-def _adopt_orphans() -> None:
-    """Become a child subreaper (Linux): descendants whose parent ends are reparented here, not to init."""
-    import ctypes
-
-    ctypes.CDLL(None).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
 
 
 def timed(way: str, command: list[str], cwd: Path, course: Path, name: str, baseline: Path | None = None) -> float:
@@ -135,11 +114,12 @@ def timed(way: str, command: list[str], cwd: Path, course: Path, name: str, base
     env = dict(os.environ)
     if way.startswith("vorher"):  # the other checkout's package first on the path (kernels get it from there too)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(baseline), env.get("PYTHONPATH")]))
-    cpu = _children_cpu()  # before the clock starts: it may wait for adopted orphans to end
-    start = time.perf_counter()
-    done = subprocess.run(command, cwd=cwd, capture_output=True, text=True, env=env)
-    seconds = time.perf_counter() - start
-    CPU.setdefault((name, way), []).append(_children_cpu() - cpu)
+    # every way measured alike: sampled, since getrusage misses the sandboxed kernels (not reaped by this process)
+    with CpuSampler([str(cwd), str(course)]) as sampler:
+        start = time.perf_counter()
+        done = subprocess.run(command, cwd=cwd, capture_output=True, text=True, env=env)
+        seconds = time.perf_counter() - start
+    CPU.setdefault((name, way), []).append(sampler.seconds)
     if done.returncode != 0:
         print(f"   WARNUNG: {way} {name} endete mit Code {done.returncode}: {(done.stdout + done.stderr)[-500:]}")
     return seconds
@@ -157,7 +137,6 @@ def main() -> None:
     )
     parser.add_argument("--ways", default="", help="Auswahl, z. B. nbgrader,course,vorher (Standard: alle)")
     args = parser.parse_args()
-    _adopt_orphans()
     os.environ.setdefault("COURSE_DATA_DIR", str(REPO / "data"))
     names = args.assignments or assignments(REPO)
     per = len(demo.DEMO_STUDENTS)
