@@ -24,7 +24,8 @@ IDLE_SHARE = 0.02
 
 
 def tree_cpu_seconds(pid: int) -> float | None:
-    """CPU seconds used by process ``pid`` and all its descendants, reaped children included (None: gone)."""
+    """CPU seconds used by process ``pid`` and all its descendants, reaped children included (None: gone, or not
+    readable; then nothing is judged)."""
     try:
         root = psutil.Process(pid)
         processes = [root, *root.children(recursive=True)]
@@ -34,6 +35,8 @@ def tree_cpu_seconds(pid: int) -> float | None:
     for process in processes:
         try:
             times = process.cpu_times()
+        except psutil.AccessDenied:  # a process of the tree that cannot be measured: the whole tree cannot
+            return None
         except psutil.Error:  # ended meanwhile: its time moves to its parent's children_* once it is reaped
             continue
         total += times.user + times.system + times.children_user + times.children_system
