@@ -12,6 +12,8 @@ from course import grading, publish, sandbox
 from course.scores import task_scores
 
 SLEEPS = "import time\ntime.sleep(600)\na = 1"
+#: The sleeping cell stands for a long computation: not ended early as a cell that only waits.
+LONG_CELLS = "c.Execute.timeout = 500\nc.SafeExecute.idle_timeout = 0"
 
 
 def kernel_processes(marker: str) -> list[str]:
@@ -31,7 +33,7 @@ def kernel_processes(marker: str) -> list[str]:
 def test_a_worker_over_its_budget_is_killed_with_its_kernel(tmp_path, monkeypatch):
     monkeypatch.setenv("TMPDIR", str(tmp_path / "tmp"))
     (tmp_path / "tmp").mkdir()
-    root = probe_course(tmp_path, {"schlaeft": ({"eins": SLEEPS}, None)}, "c.Execute.timeout = 500")
+    root = probe_course(tmp_path, {"schlaeft": ({"eins": SLEEPS}, None)}, LONG_CELLS)
     grading.prepare_gradebook(root, [(A, "schlaeft")])
     start = time.perf_counter()
     result = grading.grade_one(root, A, "schlaeft", budget=20)
@@ -95,7 +97,7 @@ def test_a_grader_that_dies_takes_its_worker_and_kernel_along(tmp_path):
     import subprocess
     import sys
 
-    root = probe_course(tmp_path, {"schlaeft": ({"eins": SLEEPS}, None)}, "c.Execute.timeout = 500")
+    root = probe_course(tmp_path, {"schlaeft": ({"eins": SLEEPS}, None)}, LONG_CELLS)
     grading.prepare_gradebook(root, [(A, "schlaeft")])
     marker = tmp_path / "tmp"
     marker.mkdir()
@@ -121,7 +123,7 @@ def test_a_worker_killed_mid_batch_costs_only_its_submission(tmp_path):
     import threading
 
     cases = {"a_schlaeft": ({"eins": SLEEPS}, None), "b_anna": ({}, None)}
-    root = probe_course(tmp_path, cases, "c.Execute.timeout = 500")
+    root = probe_course(tmp_path, cases, LONG_CELLS)
     killed = []
 
     def kill_the_worker_once_its_kernel_runs() -> None:
